@@ -1,0 +1,83 @@
+/*
+ * source.h — the packet-source interface every capture back end implements.
+ *
+ * A source hands out bursts of packet views. A view (data pointer, captured
+ * length, length on the wire, timestamp) stays valid until the next call to
+ * source_next_burst() on the same source; consumers that need bytes longer
+ * must copy them. Back ends: pcap_file.c (files and, through libpcap, live
+ * interfaces). AF_PACKET, AF_XDP and DPDK come behind the same interface.
+ */
+#ifndef SPANWATCH_SOURCE_H
+#define SPANWATCH_SOURCE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define SOURCE_BURST_MAX 64
+
+struct sw_packet {
+    const uint8_t *data;
+    uint32_t caplen;   /* bytes available at data */
+    uint32_t wirelen;  /* original length on the wire (>= caplen) */
+    uint64_t ts_ns;    /* capture time, ns since the Unix epoch */
+};
+
+struct source_stats {
+    uint64_t received;      /* packets handed out */
+    uint64_t kernel_drops;  /* reported by the kernel / NIC */
+    uint64_t iface_drops;
+};
+
+/* Result of source_next_burst() when it returns no packets. */
+enum source_status {
+    SOURCE_OK = 0,      /* n packets returned (n may be 0 on a live timeout) */
+    SOURCE_EOF = -1,    /* file exhausted */
+    SOURCE_ERROR = -2,  /* read error; message in source_error() */
+};
+
+struct source;
+
+struct source_ops {
+    const char *kind;
+    /* Fill up to max views; return the count (>= 0) or an enum source_status. */
+    int (*next_burst)(struct source *s, struct sw_packet *pkts, unsigned max);
+    void (*stats)(struct source *s, struct source_stats *st);
+    void (*breakloop)(struct source *s);
+    void (*close)(struct source *s);
+};
+
+struct source {
+    const struct source_ops *ops;
+    int linktype;            /* libpcap DLT_* value */
+    const char *linktype_name;
+    char name[128];          /* file or interface, for messages and labels */
+    char error[512];         /* last error, "" if none */
+    uint64_t file_size;      /* files: size in bytes, for progress; else 0 */
+};
+
+static inline int source_next_burst(struct source *s, struct sw_packet *pkts, unsigned max)
+{
+    return s->ops->next_burst(s, pkts, max);
+}
+
+static inline void source_stats(struct source *s, struct source_stats *st)
+{
+    s->ops->stats(s, st);
+}
+
+static inline void source_close(struct source *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+/* pcap_file.c: open a pcap or pcapng file. NULL and a message in err on failure. */
+struct source *source_pcap_open_file(const char *path, const char *bpf_filter,
+                                     char *err, size_t errlen);
+/* pcap_file.c: open a live interface through libpcap. */
+struct source *source_pcap_open_live(const char *iface, const char *bpf_filter,
+                                     int buffer_mb, char *err, size_t errlen);
+/* Bytes consumed from a file source so far (for progress), 0 if unknown. */
+uint64_t source_pcap_file_offset(struct source *s);
+
+#endif

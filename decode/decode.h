@@ -1,0 +1,120 @@
+/*
+ * decode.h — L2–L4 decoding of one captured frame.
+ *
+ * Each layer has a pure parser (l2.c, ipv4.c, ipv6.c, tcp.c, udp.c) that
+ * takes a bounded byte view and either fills a small result struct or
+ * returns a decode_error. decode_packet() chains them, hands IP fragments to
+ * the reassembler (frag.c) and counts every rejection by layer and reason.
+ * Nothing here allocates or reads past the captured length.
+ */
+#ifndef SPANWATCH_DECODE_H
+#define SPANWATCH_DECODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bytes.h"
+#include "decode_errors.h"
+
+/* Parser result: DERR_COUNT means "no error". */
+#define DECODE_OK DERR_COUNT
+
+#define VLAN_MAX_TAGS 2
+
+/* IPv4 addresses are stored v4-mapped (::ffff:a.b.c.d) so keys are uniform. */
+struct ip_addr {
+    uint8_t b[16];
+};
+
+struct l2_result {
+    uint16_t ethertype;   /* 0x0800, 0x86dd, or anything else (not decoded) */
+    uint8_t nvlan;
+    uint16_t vlan[VLAN_MAX_TAGS];
+    struct bytes payload; /* the L3 bytes */
+};
+
+struct ip_result {
+    uint8_t version;          /* 4 or 6 */
+    uint8_t proto;            /* transport protocol (after v6 ext headers) */
+    uint8_t ttl;
+    struct ip_addr src, dst;
+    bool fragment;            /* this packet is a fragment (needs reassembly) */
+    bool more_fragments;
+    uint32_t frag_offset;     /* bytes */
+    uint32_t frag_id;
+    bool truncated;           /* payload cut by snap length, not malformed */
+    struct bytes payload;     /* transport bytes available (trimmed to IP length) */
+    uint32_t payload_len;     /* transport length per the IP header */
+};
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+#define TCP_URG 0x20
+
+struct tcp_result {
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint16_t window;
+    uint8_t flags;
+    uint8_t hdr_len;
+    uint16_t mss;             /* 0 if absent */
+    int8_t wscale;            /* -1 if absent */
+    bool sack_ok;
+    bool has_ts;
+    uint32_t tsval, tsecr;
+    struct bytes payload;
+    uint32_t payload_len;     /* per IP length; > payload.len if snap-truncated */
+};
+
+struct udp_result {
+    uint16_t sport, dport;
+    uint16_t length;
+    struct bytes payload;
+    uint32_t payload_len;
+};
+
+/* Pure per-layer parsers. `wire_truncated` tells a parser that bytes past the
+ * view existed on the wire (snap length), so a short payload is not an error. */
+enum decode_error l2_parse(int linktype, struct bytes frame, struct l2_result *out);
+enum decode_error ipv4_parse(struct bytes b, bool wire_truncated, struct ip_result *out);
+enum decode_error ipv6_parse(struct bytes b, bool wire_truncated, struct ip_result *out);
+enum decode_error tcp_parse(struct bytes b, uint32_t l4_len, struct tcp_result *out);
+enum decode_error udp_parse(struct bytes b, uint32_t l4_len, struct udp_result *out);
+/* True if libpcap DLT value is one decode_packet handles. */
+bool l2_linktype_supported(int linktype);
+
+/* ---- the whole chain ---- */
+
+struct frag_table;
+
+struct decoded {
+    struct l2_result l2;
+    struct ip_result ip;
+    bool reassembled;         /* transport bytes come from IP reassembly */
+    uint8_t l4;               /* IPPROTO_TCP, IPPROTO_UDP, or other */
+    union {
+        struct tcp_result tcp;
+        struct udp_result udp;
+    };
+};
+
+enum decode_status {
+    DECODE_STATUS_L4,         /* IP + TCP/UDP decoded (or other IP proto: l4 says) */
+    DECODE_STATUS_NOT_IP,     /* valid frame, not IP (ARP, LLDP, ...) */
+    DECODE_STATUS_FRAG_HELD,  /* fragment stored, datagram not complete yet */
+    DECODE_STATUS_ERROR,      /* rejected; counted in errors[] */
+};
+
+struct decoder {
+    int linktype;
+    struct frag_table *frags;     /* may be NULL: fragments are then not reassembled */
+    uint64_t errors[DERR_COUNT];
+};
+
+enum decode_status decode_packet(struct decoder *d, const uint8_t *data, uint32_t caplen,
+                                 uint32_t wirelen, uint64_t ts_ns, struct decoded *out);
+
+#endif

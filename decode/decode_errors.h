@@ -1,0 +1,46 @@
+/*
+ * decode_errors.h — every reason a packet can be rejected, as (layer, reason)
+ * pairs. Each one is a label set of spanwatch_decode_errors_total. The list is
+ * an X-macro so the enum and its string table cannot drift apart.
+ */
+#ifndef SPANWATCH_DECODE_ERRORS_H
+#define SPANWATCH_DECODE_ERRORS_H
+
+#define DECODE_ERROR_LIST(X)                                       \
+    X(LINK_UNSUPPORTED, "link", "unsupported_linktype")            \
+    X(LINK_TRUNCATED, "link", "truncated")                         \
+    X(LINK_BAD_FAMILY, "link", "bad_family")                       \
+    X(ETH_TRUNCATED, "ethernet", "truncated")                      \
+    X(VLAN_TRUNCATED, "vlan", "truncated")                         \
+    X(VLAN_TOO_DEEP, "vlan", "too_many_tags")                      \
+    X(IPV4_TRUNCATED, "ipv4", "truncated")                         \
+    X(IPV4_BAD_VERSION, "ipv4", "bad_version")                     \
+    X(IPV4_BAD_HLEN, "ipv4", "bad_header_length")                  \
+    X(IPV4_BAD_TOTLEN, "ipv4", "bad_total_length")                 \
+    X(IPV4_BAD_OPTION, "ipv4", "bad_option")                       \
+    X(IPV6_TRUNCATED, "ipv6", "truncated")                         \
+    X(IPV6_BAD_VERSION, "ipv6", "bad_version")                     \
+    X(IPV6_BAD_PLEN, "ipv6", "bad_payload_length")                 \
+    X(IPV6_BAD_EXTHDR, "ipv6", "bad_extension_header")             \
+    X(IPV6_TOO_MANY_EXT, "ipv6", "too_many_extension_headers")     \
+    X(FRAG_BAD_OFFSET, "ipfrag", "bad_offset")                     \
+    X(FRAG_TOO_LARGE, "ipfrag", "too_large")                       \
+    X(FRAG_TIMEOUT, "ipfrag", "timeout")                           \
+    X(FRAG_NO_MEMORY, "ipfrag", "memory_cap")                      \
+    X(TCP_TRUNCATED, "tcp", "truncated")                           \
+    X(TCP_BAD_OFFSET, "tcp", "bad_data_offset")                    \
+    X(TCP_BAD_OPTION, "tcp", "bad_option")                         \
+    X(UDP_TRUNCATED, "udp", "truncated")                           \
+    X(UDP_BAD_LENGTH, "udp", "bad_length")
+
+enum decode_error {
+#define X(id, layer, reason) DERR_##id,
+    DECODE_ERROR_LIST(X)
+#undef X
+    DERR_COUNT
+};
+
+extern const char *const decode_error_layer[DERR_COUNT];
+extern const char *const decode_error_reason[DERR_COUNT];
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * flow_table.h — per-worker table of bidirectional flows.
+ *
+ * Both directions of a conversation map to one entry: the key stores the
+ * two endpoints in canonical order (lower address:port first) and a packet's
+ * direction is returned beside the entry. Open addressing with linear
+ * probing over a power-of-two array allocated once (load factor <= 0.8 at
+ * limits.max_flows), so lookups and inserts never allocate. Idle flows are
+ * removed by an incremental sweep driven by packet time; when the table is
+ * full the least recently seen of a few neighbouring entries is evicted.
+ */
+#ifndef SPANWATCH_FLOW_TABLE_H
+#define SPANWATCH_FLOW_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "decode.h"
+
+enum flow_proto { FLOW_PROTO_TCP, FLOW_PROTO_UDP, FLOW_PROTO_OTHER, FLOW_PROTO_COUNT };
+extern const char *const flow_proto_name[FLOW_PROTO_COUNT];
+
+enum flow_evict_reason { FLOW_EVICT_IDLE, FLOW_EVICT_FULL, FLOW_EVICT_COUNT };
+extern const char *const flow_evict_reason_name[FLOW_EVICT_COUNT];
+
+struct flow_key {
+    struct ip_addr lo, hi;
+    uint16_t lo_port, hi_port;
+    uint8_t proto;
+    uint8_t pad[3];
+};
+
+struct flow {
+    struct flow_key key;
+    uint32_t hash;
+    uint8_t used;
+    uint8_t initiator;       /* direction (0: lo->hi, 1: hi->lo) of the first packet */
+    uint16_t vlan;
+    uint64_t first_ns;
+    uint64_t last_ns;
+    uint64_t packets[2];     /* by direction */
+    uint64_t bytes[2];
+};
+
+struct flow_table_config {
+    uint32_t max_flows;
+    uint64_t tcp_idle_ns;
+    uint64_t udp_idle_ns;    /* UDP and other IP protocols */
+};
+
+typedef void (*flow_evict_fn)(void *ctx, struct flow *f, enum flow_evict_reason why);
+
+struct flow_table {
+    struct flow *slots;
+    uint32_t mask;
+    uint32_t count;
+    uint32_t max_flows;
+    uint32_t sweep_pos;
+    uint64_t idle_ns[FLOW_PROTO_COUNT];
+    uint64_t active[FLOW_PROTO_COUNT];
+    uint64_t evictions[FLOW_EVICT_COUNT];
+    uint64_t created;
+    flow_evict_fn on_evict;
+    void *evict_ctx;
+};
+
+int flow_table_init(struct flow_table *ft, const struct flow_table_config *cfg);
+void flow_table_free(struct flow_table *ft);
+
+/* Canonical key for a packet; *dir = 0 if src is the "lo" endpoint. */
+void flow_key_make(struct flow_key *k, const struct ip_addr *src, uint16_t sport,
+                   const struct ip_addr *dst, uint16_t dport, uint8_t proto, uint8_t *dir);
+/* Symmetric by construction (hashes the canonical key). */
+uint32_t flow_key_hash(const struct flow_key *k);
+
+/* Find the flow, creating it if absent (evicting to make room when full).
+ * *created tells which. Never fails once the table is initialised. */
+struct flow *flow_table_get(struct flow_table *ft, const struct flow_key *k, uint32_t hash,
+                            uint64_t now_ns, bool *created);
+
+/* Look at up to `budget` slots and remove flows idle past their timeout. */
+void flow_table_sweep(struct flow_table *ft, uint64_t now_ns, uint32_t budget);
+
+/* Visit every flow (e.g. to flush analyzer state at the end of a replay). */
+void flow_table_foreach(struct flow_table *ft, void (*fn)(void *ctx, struct flow *f), void *ctx);
+
+static inline enum flow_proto flow_proto_of(uint8_t ipproto)
+{
+    return ipproto == 6 ? FLOW_PROTO_TCP : ipproto == 17 ? FLOW_PROTO_UDP : FLOW_PROTO_OTHER;
+}
+
+#endif

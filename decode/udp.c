@@ -1,0 +1,26 @@
+/*
+ * udp.c — UDP header parser. The UDP length must cover the header and fit in
+ * the IP payload; bytes after it (padding) are ignored.
+ */
+#include "decode.h"
+
+#define UDP_HLEN 8
+
+enum decode_error udp_parse(struct bytes b, uint32_t l4_len, struct udp_result *out)
+{
+    uint16_t length;
+
+    if (l4_len < UDP_HLEN || !bytes_has(&b, 0, UDP_HLEN))
+        return DERR_UDP_TRUNCATED;
+    rd_u16be(&b, 0, &out->sport);
+    rd_u16be(&b, 2, &out->dport);
+    rd_u16be(&b, 4, &length);
+    if (length < UDP_HLEN || length > l4_len)
+        return DERR_UDP_BAD_LENGTH;
+    out->length = length;
+    out->payload_len = (uint32_t)length - UDP_HLEN;
+    bytes_tail(&b, UDP_HLEN, &out->payload);
+    if (out->payload.len > out->payload_len)
+        out->payload.len = out->payload_len;
+    return DECODE_OK;
+}

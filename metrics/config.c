@@ -1,0 +1,298 @@
+/*
+ * config.c — YAML config loading and validation with libyaml's document
+ * API: every node carries its line and column, so each message points at the
+ * exact place in the file.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+struct cfg_ctx {
+    const char *path;
+    yaml_document_t *doc;
+    char *err;
+    size_t errlen;
+};
+
+static int cfg_error(struct cfg_ctx *cx, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int cfg_error(struct cfg_ctx *cx, const yaml_node_t *n, const char *fmt, ...)
+{
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(cx->err, cx->errlen, "%s:%lu:%lu: %s", cx->path,
+             n ? (unsigned long)n->start_mark.line + 1 : 0ul,
+             n ? (unsigned long)n->start_mark.column + 1 : 0ul, msg);
+    return -1;
+}
+
+void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->max_flows = 1000000;
+    c->max_servers = 1000;
+    c->max_frag_datagrams = 256;
+    c->dns_timeout_ns = 5000000000ull;
+    c->tcp_handshake_timeout_ns = 3000000000ull;
+    c->tcp_idle_timeout_ns = 300000000000ull;
+    c->udp_idle_timeout_ns = 60000000000ull;
+    c->frag_timeout_ns = 30000000000ull;
+}
+
+int config_parse_duration(const char *s, uint64_t *ns)
+{
+    static const struct { const char *unit; uint64_t mult; } units[] = {
+        { "ms", 1000000ull }, { "us", 1000ull }, { "ns", 1ull },
+        { "s", 1000000000ull }, { "m", 60000000000ull }, { "h", 3600000000000ull },
+    };
+    uint64_t total = 0;
+    const char *p = s;
+    if (!*p)
+        return -1;
+    while (*p) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        uint64_t v = 0;
+        while (*p >= '0' && *p <= '9') {
+            if (v > UINT64_MAX / 10 - 1)
+                return -1;
+            v = v * 10 + (uint64_t)(*p++ - '0');
+        }
+        size_t i;
+        for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+            size_t l = strlen(units[i].unit);
+            if (strncmp(p, units[i].unit, l) == 0) { /* "ms" is tried before "m" */
+                if (v > UINT64_MAX / units[i].mult)
+                    return -1;
+                total += v * units[i].mult;
+                p += l;
+                break;
+            }
+        }
+        if (i == sizeof units / sizeof units[0])
+            return -1; /* a number without a unit */
+    }
+    *ns = total;
+    return 0;
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int get_uint(struct cfg_ctx *cx, const yaml_node_t *n, const char *key, uint32_t lo,
+                    uint32_t hi, uint32_t *out)
+{
+    const char *s = scalar(n);
+    char *end;
+    if (!s || !*s)
+        return cfg_error(cx, n, "%s: expected an integer", key);
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno || s[0] == '-')
+        return cfg_error(cx, n, "%s: expected an integer, got '%s'", key, s);
+    if (v < lo || v > hi)
+        return cfg_error(cx, n, "%s: %llu is out of range [%u, %u]", key, v, lo, hi);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int get_duration(struct cfg_ctx *cx, const yaml_node_t *n, const char *key,
+                        uint64_t *out)
+{
+    const char *s = scalar(n);
+    uint64_t v;
+    if (!s)
+        return cfg_error(cx, n, "%s: expected a duration such as 5s or 250ms", key);
+    if (config_parse_duration(s, &v) != 0)
+        return cfg_error(cx, n, "%s: '%s' is not a duration (use a unit: 250ms, 5s, 2m)",
+                         key, s);
+    if (v == 0)
+        return cfg_error(cx, n, "%s: must be greater than zero", key);
+    *out = v;
+    return 0;
+}
+
+static int load_limits(struct cfg_ctx *cx, yaml_node_t *m, struct config *c)
+{
+    if (m->type != YAML_MAPPING_NODE)
+        return cfg_error(cx, m, "limits: expected a mapping");
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
+        const char *key = scalar(k);
+        int rc;
+        if (!key)
+            return cfg_error(cx, k, "limits: keys must be plain names");
+        if (!strcmp(key, "max_flows"))
+            rc = get_uint(cx, v, "limits.max_flows", 1, 100000000, &c->max_flows);
+        else if (!strcmp(key, "max_servers"))
+            rc = get_uint(cx, v, "limits.max_servers", 1, 1000000, &c->max_servers);
+        else if (!strcmp(key, "max_frag_datagrams"))
+            rc = get_uint(cx, v, "limits.max_frag_datagrams", 1, 65536, &c->max_frag_datagrams);
+        else if (!strcmp(key, "dns_timeout"))
+            rc = get_duration(cx, v, "limits.dns_timeout", &c->dns_timeout_ns);
+        else if (!strcmp(key, "tcp_handshake_timeout"))
+            rc = get_duration(cx, v, "limits.tcp_handshake_timeout", &c->tcp_handshake_timeout_ns);
+        else if (!strcmp(key, "tcp_idle_timeout"))
+            rc = get_duration(cx, v, "limits.tcp_idle_timeout", &c->tcp_idle_timeout_ns);
+        else if (!strcmp(key, "udp_idle_timeout"))
+            rc = get_duration(cx, v, "limits.udp_idle_timeout", &c->udp_idle_timeout_ns);
+        else if (!strcmp(key, "frag_timeout"))
+            rc = get_duration(cx, v, "limits.frag_timeout", &c->frag_timeout_ns);
+        else
+            rc = cfg_error(cx, k,
+                           "limits: unknown key '%s' (known: max_flows, max_servers, "
+                           "max_frag_datagrams, dns_timeout, tcp_handshake_timeout, "
+                           "tcp_idle_timeout, udp_idle_timeout, frag_timeout)", key);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int load_list_of_maps(struct cfg_ctx *cx, yaml_node_t *n, const char *what,
+                             unsigned *count)
+{
+    if (n->type == YAML_SCALAR_NODE && !*scalar(n)) { /* "rules:" with nothing */
+        *count = 0;
+        return 0;
+    }
+    if (n->type != YAML_SEQUENCE_NODE)
+        return cfg_error(cx, n, "%s: expected a list", what);
+    unsigned i = 0;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++, i++) {
+        yaml_node_t *e = yaml_document_get_node(cx->doc, *it);
+        if (e->type != YAML_MAPPING_NODE)
+            return cfg_error(cx, e, "%s[%u]: expected a mapping", what, i);
+    }
+    *count = i;
+    return 0;
+}
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+int config_load(const char *path, struct config *out, char *err, size_t errlen)
+{
+    struct config c;
+    struct cfg_ctx cx = { .path = path, .err = err, .errlen = errlen };
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    unsigned char *text = NULL;
+    size_t len = 0;
+    int rc = -1;
+
+    config_defaults(&c);
+    snprintf(c.path, sizeof c.path, "%s", path);
+
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open config: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 0;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= (16u << 20)) {
+                snprintf(err, errlen, "%s: config larger than 16 MiB", path);
+                fclose(f);
+                free(text);
+                return -1;
+            }
+            cap = cap ? cap * 2 : 4096;
+            unsigned char *nt = realloc(text, cap);
+            if (!nt) {
+                fclose(f);
+                free(text);
+                snprintf(err, errlen, "%s: out of memory", path);
+                return -1;
+            }
+            text = nt;
+        }
+        size_t r = fread(text + len, 1, cap - len, f);
+        if (r == 0)
+            break;
+        len += r;
+    }
+    fclose(f);
+    c.hash = fnv1a(text, len) & ((1ull << 52) - 1); /* exact as a float64 gauge */
+
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        snprintf(err, errlen, "%s:%lu:%lu: YAML syntax error: %s%s%s", path,
+                 (unsigned long)parser.problem_mark.line + 1,
+                 (unsigned long)parser.problem_mark.column + 1,
+                 parser.problem ? parser.problem : "unknown",
+                 parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        free(text);
+        return -1;
+    }
+    cx.doc = &doc;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        rc = 0; /* empty file: all defaults */
+        goto done;
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        cfg_error(&cx, root, "top level: expected a mapping with limits, servers, rules, "
+                             "alertmanager");
+        goto done;
+    }
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(&doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(&doc, p->value);
+        const char *key = scalar(k);
+        int r;
+        if (!key)
+            r = cfg_error(&cx, k, "top level: keys must be plain names");
+        else if (!strcmp(key, "limits"))
+            r = load_limits(&cx, v, &c);
+        else if (!strcmp(key, "servers"))
+            r = load_list_of_maps(&cx, v, "servers", &c.n_servers);
+        else if (!strcmp(key, "rules"))
+            r = load_list_of_maps(&cx, v, "rules", &c.n_rules);
+        else if (!strcmp(key, "alertmanager")) {
+            if (v->type != YAML_MAPPING_NODE)
+                r = cfg_error(&cx, v, "alertmanager: expected a mapping");
+            else {
+                c.has_alertmanager = 1;
+                r = 0;
+            }
+        } else
+            r = cfg_error(&cx, k,
+                          "unknown top-level key '%s' (known: limits, servers, rules, "
+                          "alertmanager)", key);
+        if (r)
+            goto done;
+    }
+    rc = 0;
+done:
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    free(text);
+    if (rc == 0)
+        *out = c;
+    return rc;
+}

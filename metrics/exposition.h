@@ -1,0 +1,43 @@
+/*
+ * exposition.h — Prometheus text exposition (format 0.0.4) of spanwatch's
+ * metrics. The renderer reads a metrics_view, a plain snapshot that the
+ * caller fills from the workers' counters, so rendering never touches the
+ * packet path's state directly.
+ */
+#ifndef SPANWATCH_EXPOSITION_H
+#define SPANWATCH_EXPOSITION_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../decode/decode_errors.h"
+#include "../decode/flow_table.h"
+
+#define METRICS_MAX_WORKERS 256
+#define METRICS_MAX_SOURCES 8
+
+struct metrics_view {
+    unsigned nworkers;
+    uint64_t packets[METRICS_MAX_WORKERS];
+    uint64_t bytes[METRICS_MAX_WORKERS];
+    unsigned nsources;
+    const char *source_name[METRICS_MAX_SOURCES];
+    uint64_t source_drops[METRICS_MAX_SOURCES];
+    uint64_t decode_errors[DERR_COUNT];
+    uint64_t flows_active[FLOW_PROTO_COUNT];
+    uint64_t flow_evictions[FLOW_EVICT_COUNT];
+    uint64_t servers_overflow;
+    int config_reload_ok;
+    uint64_t config_hash;
+    double scrape_duration_seconds;
+    const char *version;
+    const char *backends;
+};
+
+/* Write every metric family. Returns 0, or -1 if the stream reported an error. */
+int expo_render(FILE *out, const struct metrics_view *v);
+
+/* Write s as a label value, escaping backslash, double quote and newline. */
+void expo_write_label_value(FILE *out, const char *s);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * worker.h — one packet-processing worker: it owns a decoder, a fragment
+ * table and a flow table, and every counter it updates. Nothing in here is
+ * shared with another worker, so the packet path takes no locks.
+ */
+#ifndef SPANWATCH_WORKER_H
+#define SPANWATCH_WORKER_H
+
+#include <stdint.h>
+
+#include "../capture/source.h"
+#include "../decode/decode.h"
+#include "../decode/flow_table.h"
+#include "../metrics/config.h"
+
+struct worker {
+    unsigned id;
+    struct decoder dec;
+    struct frag_table *frags;
+    struct flow_table flows;
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t not_ip;          /* valid frames that carry no IP (ARP, LLDP, ...) */
+    uint64_t first_ns;        /* earliest packet time seen */
+    uint64_t now_ns;          /* latest packet time seen: the worker's clock */
+    uint64_t next_housekeeping_ns;
+};
+
+int worker_init(struct worker *w, unsigned id, const struct config *cfg, int linktype);
+void worker_handle_burst(struct worker *w, const struct sw_packet *pkts, unsigned n);
+/* End of input: expire what the clock allows (fragments). */
+void worker_finish(struct worker *w);
+void worker_free(struct worker *w);
+
+#endif
