@@ -1,13 +1,18 @@
 /*
- * flow_table.c — see flow_table.h. Deletion uses backward shifting, so
- * there are no tombstones and probe sequences stay short.
+ * flow_table.c — see flow_table.h. The index uses linear probing with
+ * backward-shift deletion, so there are no tombstones and probe runs stay
+ * short; records never move.
  */
 #include "flow_table.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FULL_EVICT_SAMPLE 16
+
+_Static_assert(sizeof(struct flow) == 256, "a flow record is four cache lines");
+_Static_assert(offsetof(struct flow, app) == 88, "analyzer area offset");
 
 const char *const flow_proto_name[FLOW_PROTO_COUNT] = { "tcp", "udp", "other" };
 const char *const flow_evict_reason_name[FLOW_EVICT_COUNT] = { "idle", "full" };
@@ -15,17 +20,25 @@ const char *const flow_evict_reason_name[FLOW_EVICT_COUNT] = { "idle", "full" };
 int flow_table_init(struct flow_table *ft, const struct flow_table_config *cfg)
 {
     memset(ft, 0, sizeof *ft);
-    uint64_t want = (uint64_t)(cfg->max_flows ? cfg->max_flows : 1) * 5 / 4 + 1;
+    uint32_t maxf = cfg->max_flows ? cfg->max_flows : 1;
     uint64_t n = 16;
-    while (n < want)
+    while (n < (uint64_t)maxf * 2)
         n <<= 1;
     if (n > (1ull << 31))
         return -1;
-    ft->slots = calloc(n, sizeof *ft->slots);
-    if (!ft->slots)
+    ft->index = calloc(n, sizeof *ft->index);
+    ft->recs = calloc(maxf, sizeof *ft->recs);
+    ft->free_stack = malloc((size_t)maxf * sizeof *ft->free_stack);
+    if (!ft->index || !ft->recs || !ft->free_stack) {
+        flow_table_free(ft);
         return -1;
+    }
+    /* hand out low indices first so a lightly used table touches few pages */
+    for (uint32_t i = 0; i < maxf; i++)
+        ft->free_stack[i] = maxf - 1 - i;
+    ft->nfree = maxf;
     ft->mask = (uint32_t)(n - 1);
-    ft->max_flows = cfg->max_flows ? cfg->max_flows : 1;
+    ft->max_flows = maxf;
     ft->idle_ns[FLOW_PROTO_TCP] = cfg->tcp_idle_ns;
     ft->idle_ns[FLOW_PROTO_UDP] = cfg->udp_idle_ns;
     ft->idle_ns[FLOW_PROTO_OTHER] = cfg->udp_idle_ns;
@@ -34,8 +47,12 @@ int flow_table_init(struct flow_table *ft, const struct flow_table_config *cfg)
 
 void flow_table_free(struct flow_table *ft)
 {
-    free(ft->slots);
-    ft->slots = NULL;
+    free(ft->index);
+    free(ft->recs);
+    free(ft->free_stack);
+    ft->index = NULL;
+    ft->recs = NULL;
+    ft->free_stack = NULL;
 }
 
 void flow_key_make(struct flow_key *k, const struct ip_addr *src, uint16_t sport,
@@ -80,49 +97,63 @@ uint32_t flow_key_hash(const struct flow_key *k)
     return (uint32_t)h;
 }
 
-static inline bool key_eq(const struct flow_key *a, const struct flow_key *b)
+static inline uint32_t slot_hash(uint64_t s)
 {
-    return memcmp(a, b, sizeof *a) == 0;
+    return (uint32_t)(s >> 32);
 }
 
-static void remove_at(struct flow_table *ft, uint32_t i, enum flow_evict_reason why, bool count)
+static inline uint32_t slot_rec(uint64_t s)
 {
-    struct flow *f = &ft->slots[i];
+    return (uint32_t)s - 1;
+}
+
+/* Index slot holding record r (which must be live). */
+static uint32_t find_slot(const struct flow_table *ft, uint32_t r)
+{
+    uint32_t i = ft->recs[r].hash & ft->mask;
+    while (slot_rec(ft->index[i]) != r)
+        i = (i + 1) & ft->mask;
+    return i;
+}
+
+static void remove_rec(struct flow_table *ft, uint32_t r, enum flow_evict_reason why)
+{
+    struct flow *f = &ft->recs[r];
     if (ft->on_evict)
         ft->on_evict(ft->evict_ctx, f, why);
     ft->active[flow_proto_of(f->key.proto)]--;
     ft->count--;
-    if (count)
-        ft->evictions[why]++;
+    ft->evictions[why]++;
     /* backward shift: pull later members of the probe run into the hole */
-    uint32_t hole = i;
-    uint32_t j = (i + 1) & ft->mask;
-    while (ft->slots[j].used) {
-        uint32_t home = ft->slots[j].hash & ft->mask;
-        /* move j into hole unless home lies cyclically in (hole, j] */
+    uint32_t hole = find_slot(ft, r);
+    uint32_t j = (hole + 1) & ft->mask;
+    while (ft->index[j]) {
+        uint32_t home = slot_hash(ft->index[j]) & ft->mask;
         bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
         if (!stays) {
-            ft->slots[hole] = ft->slots[j];
+            ft->index[hole] = ft->index[j];
             hole = j;
         }
         j = (j + 1) & ft->mask;
     }
-    ft->slots[hole].used = 0;
+    ft->index[hole] = 0;
+    f->used = 0;
+    f->gen++;
+    ft->free_stack[ft->nfree++] = r;
 }
 
-static void evict_for_room(struct flow_table *ft, uint32_t start)
+static void evict_for_room(struct flow_table *ft)
 {
-    uint32_t best = UINT32_MAX, seen = 0;
-    for (uint32_t i = start, n = 0; n <= ft->mask && seen < FULL_EVICT_SAMPLE; n++,
-                  i = (i + 1) & ft->mask) {
-        if (!ft->slots[i].used)
-            continue;
-        seen++;
-        if (best == UINT32_MAX || ft->slots[i].last_ns < ft->slots[best].last_ns)
-            best = i;
+    uint32_t best = UINT32_MAX;
+    for (uint32_t n = 0; n < FULL_EVICT_SAMPLE; n++) {
+        uint32_t r = ft->evict_pos;
+        ft->evict_pos = ft->evict_pos + 1 >= ft->max_flows ? 0 : ft->evict_pos + 1;
+        if (ft->recs[r].used &&
+            (best == UINT32_MAX || ft->recs[r].last_ns < ft->recs[best].last_ns))
+            best = r;
     }
     if (best != UINT32_MAX)
-        remove_at(ft, best, FLOW_EVICT_FULL, true);
+        remove_rec(ft, best, FLOW_EVICT_FULL);
 }
 
 struct flow *flow_table_get(struct flow_table *ft, const struct flow_key *k, uint32_t hash,
@@ -130,28 +161,35 @@ struct flow *flow_table_get(struct flow_table *ft, const struct flow_key *k, uin
 {
     uint32_t i = hash & ft->mask;
     for (;;) {
-        struct flow *f = &ft->slots[i];
-        if (!f->used)
+        uint64_t s = ft->index[i];
+        if (!s)
             break;
-        if (f->hash == hash && key_eq(&f->key, k)) {
-            *created = false;
-            return f;
+        if (slot_hash(s) == hash) {
+            struct flow *f = &ft->recs[slot_rec(s)];
+            if (memcmp(&f->key, k, sizeof *k) == 0) {
+                *created = false;
+                return f;
+            }
         }
         i = (i + 1) & ft->mask;
     }
-    if (ft->count >= ft->max_flows) {
-        evict_for_room(ft, hash & ft->mask);
-        /* the shift may have moved entries: find the first free slot again */
+    if (ft->nfree == 0) {
+        evict_for_room(ft);
+        /* the shift may have moved slots: find the first free one again */
         i = hash & ft->mask;
-        while (ft->slots[i].used)
+        while (ft->index[i])
             i = (i + 1) & ft->mask;
     }
-    struct flow *f = &ft->slots[i];
+    uint32_t r = ft->free_stack[--ft->nfree];
+    struct flow *f = &ft->recs[r];
+    uint32_t gen = f->gen;
     memset(f, 0, sizeof *f);
+    f->gen = gen;
     f->key = *k;
     f->hash = hash;
     f->used = 1;
     f->first_ns = f->last_ns = now_ns;
+    ft->index[i] = (uint64_t)hash << 32 | (uint64_t)(r + 1);
     ft->count++;
     ft->created++;
     ft->active[flow_proto_of(k->proto)]++;
@@ -161,24 +199,22 @@ struct flow *flow_table_get(struct flow_table *ft, const struct flow_key *k, uin
 
 void flow_table_sweep(struct flow_table *ft, uint64_t now_ns, uint32_t budget)
 {
-    uint32_t i = ft->sweep_pos;
+    uint32_t r = ft->sweep_pos;
     while (budget-- > 0 && ft->count > 0) {
-        struct flow *f = &ft->slots[i];
+        struct flow *f = &ft->recs[r];
         if (f->used) {
             uint64_t idle = ft->idle_ns[flow_proto_of(f->key.proto)];
-            if (now_ns > f->last_ns && now_ns - f->last_ns > idle) {
-                remove_at(ft, i, FLOW_EVICT_IDLE, true);
-                continue; /* a shifted entry may now sit at i */
-            }
+            if (now_ns > f->last_ns && now_ns - f->last_ns > idle)
+                remove_rec(ft, r, FLOW_EVICT_IDLE);
         }
-        i = (i + 1) & ft->mask;
+        r = r + 1 >= ft->max_flows ? 0 : r + 1;
     }
-    ft->sweep_pos = i;
+    ft->sweep_pos = r;
 }
 
 void flow_table_foreach(struct flow_table *ft, void (*fn)(void *ctx, struct flow *f), void *ctx)
 {
-    for (uint32_t i = 0; i <= ft->mask; i++)
-        if (ft->slots[i].used)
-            fn(ctx, &ft->slots[i]);
+    for (uint32_t r = 0; r < ft->max_flows; r++)
+        if (ft->recs[r].used)
+            fn(ctx, &ft->recs[r]);
 }

@@ -3,11 +3,19 @@
  *
  * Both directions of a conversation map to one entry: the key stores the
  * two endpoints in canonical order (lower address:port first) and a packet's
- * direction is returned beside the entry. Open addressing with linear
- * probing over a power-of-two array allocated once (load factor <= 0.8 at
- * limits.max_flows), so lookups and inserts never allocate. Idle flows are
- * removed by an incremental sweep driven by packet time; when the table is
- * full the least recently seen of a few neighbouring entries is evicted.
+ * direction is returned beside the entry.
+ *
+ * Storage is two arrays allocated once: a dense array of max_flows flow
+ * records, whose index never changes while the flow lives (so timers and
+ * pending-query tables can refer to a flow by index + generation), and a
+ * power-of-two open-addressing index (load factor <= 0.5) of 8-byte slots
+ * holding a 32-bit hash tag and the record index; linear probing compares
+ * tags inside one cache line before touching a record. Memory is
+ * max_flows * sizeof(struct flow) + 16 bytes per flow of index.
+ *
+ * Idle flows are removed by an incremental sweep over the records, driven by
+ * packet time; when all records are in use the least recently seen of a few
+ * sampled flows is evicted.
  */
 #ifndef SPANWATCH_FLOW_TABLE_H
 #define SPANWATCH_FLOW_TABLE_H
@@ -33,13 +41,21 @@ struct flow_key {
 struct flow {
     struct flow_key key;
     uint32_t hash;
+    uint32_t gen;            /* bumped each time the record is reused */
     uint8_t used;
     uint8_t initiator;       /* direction (0: lo->hi, 1: hi->lo) of the first packet */
     uint16_t vlan;
     uint64_t first_ns;
     uint64_t last_ns;
     uint64_t packets[2];     /* by direction */
-    uint64_t bytes[2];
+    /* analyzer state (src/analyzers) */
+    uint8_t app[256 - 88];
+};
+
+/* A reference that stays valid, or detectably stale, across evictions. */
+struct flow_ref {
+    uint32_t idx;
+    uint32_t gen;
 };
 
 struct flow_table_config {
@@ -51,11 +67,15 @@ struct flow_table_config {
 typedef void (*flow_evict_fn)(void *ctx, struct flow *f, enum flow_evict_reason why);
 
 struct flow_table {
-    struct flow *slots;
+    uint64_t *index;         /* (hash << 32) | (record index + 1); 0 = empty */
+    struct flow *recs;
+    uint32_t *free_stack;
+    uint32_t nfree;
     uint32_t mask;
     uint32_t count;
     uint32_t max_flows;
     uint32_t sweep_pos;
+    uint32_t evict_pos;
     uint64_t idle_ns[FLOW_PROTO_COUNT];
     uint64_t active[FLOW_PROTO_COUNT];
     uint64_t evictions[FLOW_EVICT_COUNT];
@@ -80,6 +100,19 @@ struct flow *flow_table_get(struct flow_table *ft, const struct flow_key *k, uin
 
 /* Look at up to `budget` slots and remove flows idle past their timeout. */
 void flow_table_sweep(struct flow_table *ft, uint64_t now_ns, uint32_t budget);
+
+/* Resolve a reference: the flow, or NULL if it has been removed since. */
+static inline struct flow *flow_table_deref(struct flow_table *ft, struct flow_ref r)
+{
+    struct flow *f = &ft->recs[r.idx];
+    return r.idx < ft->max_flows && f->used && f->gen == r.gen ? f : NULL;
+}
+
+static inline struct flow_ref flow_table_ref(const struct flow_table *ft, const struct flow *f)
+{
+    struct flow_ref r = { (uint32_t)(f - ft->recs), f->gen };
+    return r;
+}
 
 /* Visit every flow (e.g. to flush analyzer state at the end of a replay). */
 void flow_table_foreach(struct flow_table *ft, void (*fn)(void *ctx, struct flow *f), void *ctx);

@@ -41,7 +41,7 @@ void worker_free(struct worker *w)
     w->frags = NULL;
 }
 
-static void handle_l4(struct worker *w, const struct decoded *d, uint32_t wirelen)
+static void handle_l4(struct worker *w, const struct decoded *d)
 {
     uint16_t sport = 0, dport = 0;
     uint8_t dir;
@@ -64,7 +64,6 @@ static void handle_l4(struct worker *w, const struct decoded *d, uint32_t wirele
     if (w->now_ns > f->last_ns)
         f->last_ns = w->now_ns;
     f->packets[dir]++;
-    f->bytes[dir] += wirelen;
 }
 
 static void housekeeping(struct worker *w)
@@ -88,7 +87,7 @@ void worker_handle_burst(struct worker *w, const struct sw_packet *pkts, unsigne
             w->first_ns = p->ts_ns;
         switch (decode_packet(&w->dec, p->data, p->caplen, p->wirelen, w->now_ns, &d)) {
         case DECODE_STATUS_L4:
-            handle_l4(w, &d, p->wirelen);
+            handle_l4(w, &d);
             break;
         case DECODE_STATUS_NOT_IP:
             w->not_ip++;

@@ -108,8 +108,8 @@ static void survives_churn_without_losing_entries(void **state)
     }
     /* every flow still in the table can be found again */
     uint32_t seen = 0;
-    for (uint32_t i = 0; i <= ft.mask; i++) {
-        struct flow *f = &ft.slots[i];
+    for (uint32_t i = 0; i < ft.max_flows; i++) {
+        struct flow *f = &ft.recs[i];
         if (!f->used)
             continue;
         seen++;
@@ -119,7 +119,26 @@ static void survives_churn_without_losing_entries(void **state)
         assert_ptr_equal(f, g);
     }
     assert_int_equal(seen, ft.count);
+    assert_int_equal(seen + ft.nfree, ft.max_flows);
     assert_true(ft.count <= 1000);
+    flow_table_free(&ft);
+}
+
+static void references_detect_reuse(void **state)
+{
+    (void)state;
+    struct flow_table ft;
+    bool created;
+    uint8_t d;
+    struct flow_table_config c = { .max_flows = 1, .tcp_idle_ns = 10, .udp_idle_ns = 10 };
+    assert_int_equal(flow_table_init(&ft, &c), 0);
+    struct flow *a = get(&ft, 1, 1, 2, 2, 0, &created, &d);
+    struct flow_ref ra = flow_table_ref(&ft, a);
+    assert_ptr_equal(flow_table_deref(&ft, ra), a);
+    struct flow *b = get(&ft, 3, 3, 4, 4, 1, &created, &d); /* evicts a, reuses its record */
+    assert_ptr_equal(a, b);
+    assert_null(flow_table_deref(&ft, ra));
+    assert_ptr_equal(flow_table_deref(&ft, flow_table_ref(&ft, b)), b);
     flow_table_free(&ft);
 }
 
@@ -130,6 +149,7 @@ int main(void)
         cmocka_unit_test(idle_flows_expire_by_packet_time),
         cmocka_unit_test(full_table_evicts_least_recent),
         cmocka_unit_test(survives_churn_without_losing_entries),
+        cmocka_unit_test(references_detect_reuse),
     };
     return cmocka_run_group_tests_name("flow_table", tests, NULL, NULL);
 }
