@@ -31,7 +31,13 @@
     X(TCP_BAD_OFFSET, "tcp", "bad_data_offset")                    \
     X(TCP_BAD_OPTION, "tcp", "bad_option")                         \
     X(UDP_TRUNCATED, "udp", "truncated")                           \
-    X(UDP_BAD_LENGTH, "udp", "bad_length")
+    X(UDP_BAD_LENGTH, "udp", "bad_length")                         \
+    X(DNS_TRUNCATED, "dns", "truncated")                           \
+    X(DNS_BAD_NAME, "dns", "bad_name")                             \
+    X(DNS_NAME_LOOP, "dns", "compression_loop")                    \
+    X(DNS_NAME_TOO_LONG, "dns", "name_too_long")                   \
+    X(DNS_TCP_BAD_LENGTH, "dns", "bad_tcp_length")                 \
+    X(DNS_PENDING_FULL, "dns", "pending_table_full")
 
 enum decode_error {
 #define X(id, layer, reason) DERR_##id,

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -181,6 +182,131 @@ static int load_list_of_maps(struct cfg_ctx *cx, yaml_node_t *n, const char *wha
     return 0;
 }
 
+static int parse_cidr(const char *s, uint8_t net[16], unsigned *prefix)
+{
+    char buf[64];
+    const char *slash = strchr(s, '/');
+    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+    if (alen == 0 || alen >= sizeof buf)
+        return -1;
+    memcpy(buf, s, alen);
+    buf[alen] = 0;
+    unsigned long bits;
+    struct in_addr a4;
+    struct in6_addr a6;
+    unsigned maxbits;
+    if (inet_pton(AF_INET, buf, &a4) == 1) {
+        memset(net, 0, 16);
+        net[10] = net[11] = 0xff;
+        memcpy(net + 12, &a4, 4);
+        maxbits = 32;
+    } else if (inet_pton(AF_INET6, buf, &a6) == 1) {
+        memcpy(net, &a6, 16);
+        maxbits = 128;
+    } else {
+        return -1;
+    }
+    if (slash) {
+        char *end;
+        errno = 0;
+        if (!slash[1] || slash[1] == '-' || slash[1] == '+')
+            return -1;
+        bits = strtoul(slash + 1, &end, 10);
+        if (*end || errno || bits > maxbits)
+            return -1;
+    } else {
+        bits = maxbits;
+    }
+    *prefix = (unsigned)bits + (maxbits == 32 ? 96 : 0);
+    /* host bits must be zero: 10.0.0.1/8 is almost always a typo */
+    for (unsigned i = *prefix; i < 128; i++)
+        if (net[i / 8] & (0x80u >> (i % 8)))
+            return -2;
+    return 0;
+}
+
+static int load_server_match(struct cfg_ctx *cx, yaml_node_t *m, struct server_group *g,
+                             unsigned i)
+{
+    if (m->type != YAML_MAPPING_NODE)
+        return cfg_error(cx, m, "servers[%u].match: expected a mapping", i);
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
+        const char *key = scalar(k), *val = scalar(v);
+        if (!key)
+            return cfg_error(cx, k, "servers[%u].match: keys must be plain names", i);
+        if (!strcmp(key, "cidr")) {
+            int rc = val ? parse_cidr(val, g->net, &g->prefix) : -1;
+            if (rc == -2)
+                return cfg_error(cx, v, "servers[%u].match.cidr: '%s' has host bits set", i, val);
+            if (rc)
+                return cfg_error(cx, v, "servers[%u].match.cidr: '%s' is not an address or "
+                                        "CIDR (10.0.0.0/8, 2001:db8::/32)", i, val ? val : "");
+            g->has_cidr = 1;
+        } else if (!strcmp(key, "port")) {
+            uint32_t port;
+            char what[64];
+            snprintf(what, sizeof what, "servers[%u].match.port", i);
+            if (get_uint(cx, v, what, 1, 65535, &port))
+                return -1;
+            g->port = (uint16_t)port;
+            g->has_port = 1;
+        } else if (!strcmp(key, "http_host")) {
+            if (!val || !*val || strlen(val) >= sizeof g->http_host)
+                return cfg_error(cx, v, "servers[%u].match.http_host: expected a host name", i);
+            snprintf(g->http_host, sizeof g->http_host, "%s", val);
+        } else {
+            return cfg_error(cx, k, "servers[%u].match: unknown key '%s' (known: cidr, port, "
+                                    "http_host)", i, key);
+        }
+    }
+    if (!g->has_cidr && !g->has_port && !g->http_host[0])
+        return cfg_error(cx, m, "servers[%u].match: give at least one of cidr, port, http_host", i);
+    return 0;
+}
+
+static int load_servers(struct cfg_ctx *cx, yaml_node_t *n, struct config *c)
+{
+    unsigned count;
+    if (load_list_of_maps(cx, n, "servers", &count))
+        return -1;
+    if (count > CONFIG_MAX_SERVER_GROUPS)
+        return cfg_error(cx, n, "servers: at most %d entries", CONFIG_MAX_SERVER_GROUPS);
+    for (unsigned i = 0; i < count; i++) {
+        yaml_node_t *e = yaml_document_get_node(cx->doc, n->data.sequence.items.start[i]);
+        struct server_group *g = &c->servers[i];
+        yaml_node_t *match = NULL;
+        memset(g, 0, sizeof *g);
+        for (yaml_node_pair_t *p = e->data.mapping.pairs.start; p < e->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+            yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
+            const char *key = scalar(k), *val = scalar(v);
+            if (key && !strcmp(key, "name")) {
+                if (!val || !*val || strlen(val) >= CONFIG_NAME_MAX)
+                    return cfg_error(cx, v, "servers[%u].name: expected a name of 1 to %d "
+                                            "characters", i, CONFIG_NAME_MAX - 1);
+                if (!strcmp(val, "__overflow__"))
+                    return cfg_error(cx, v, "servers[%u].name: '__overflow__' is reserved", i);
+                snprintf(g->name, sizeof g->name, "%s", val);
+            } else if (key && !strcmp(key, "match")) {
+                match = v;
+            } else {
+                return cfg_error(cx, k, "servers[%u]: unknown key '%s' (known: name, match)", i,
+                                 key ? key : "?");
+            }
+        }
+        if (!g->name[0])
+            return cfg_error(cx, e, "servers[%u]: missing 'name'", i);
+        if (!match)
+            return cfg_error(cx, e, "servers[%u] (%s): missing 'match'", i, g->name);
+        if (load_server_match(cx, match, g, i))
+            return -1;
+    }
+    c->n_servers = count;
+    return 0;
+}
+
 static uint64_t fnv1a(const unsigned char *p, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -270,7 +396,7 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
         else if (!strcmp(key, "limits"))
             r = load_limits(&cx, v, &c);
         else if (!strcmp(key, "servers"))
-            r = load_list_of_maps(&cx, v, "servers", &c.n_servers);
+            r = load_servers(&cx, v, &c);
         else if (!strcmp(key, "rules"))
             r = load_list_of_maps(&cx, v, "rules", &c.n_rules);
         else if (!strcmp(key, "alertmanager")) {

@@ -12,6 +12,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CONFIG_MAX_SERVER_GROUPS 256
+#define CONFIG_NAME_MAX 64
+
+/* One `servers:` entry: traffic to a matching server gets this name as its
+ * server label. All given match fields must match. */
+struct server_group {
+    char name[CONFIG_NAME_MAX];
+    int has_cidr;
+    uint8_t net[16];        /* IPv4 as ::ffff:a.b.c.d */
+    unsigned prefix;        /* over the 128-bit form (IPv4 /24 -> 120) */
+    int has_port;
+    uint16_t port;
+    char http_host[256];    /* "" = any (matching by Host: analyzers issue) */
+};
+
 struct config {
     char path[512];              /* "" for built-in defaults */
     uint64_t hash;               /* of the file bytes; 0 for defaults */
@@ -24,8 +39,9 @@ struct config {
     uint64_t tcp_idle_timeout_ns;
     uint64_t udp_idle_timeout_ns;
     uint64_t frag_timeout_ns;
-    /* sections parsed for shape only in this version */
     unsigned n_servers;
+    struct server_group servers[CONFIG_MAX_SERVER_GROUPS];
+    /* sections parsed for shape only in this version */
     unsigned n_rules;
     int has_alertmanager;
 };

@@ -38,6 +38,108 @@ static void sample_u64_1(FILE *out, const char *name, const char *label, const c
     fprintf(out, "\"} %" PRIu64 "\n", n);
 }
 
+static void server_open(FILE *out, const char *name, const char *suffix,
+                        const struct server_stats *s)
+{
+    fprintf(out, "%s%s{server=\"", name, suffix);
+    expo_write_label_value(out, s->label);
+    fputc('"', out);
+}
+
+/* one counter sample per server that has seen this protocol */
+#define PER_SERVER(reg, flag, body)                                     \
+    for (uint32_t _i = 0; _i <= (reg)->max; _i++) {                     \
+        const struct server_stats *s = &(reg)->s[_i];                   \
+        if (!s->flag || (_i >= (reg)->count && _i != (reg)->max))       \
+            continue;                                                   \
+        const struct histogram *h_dns = &(reg)->h[(size_t)_i * SERVER_HIST_COUNT + HIST_DNS]; \
+        const struct histogram *h_rtt = &(reg)->h[(size_t)_i * SERVER_HIST_COUNT + HIST_TCP_RTT]; \
+        const struct histogram *h_http = &(reg)->h[(size_t)_i * SERVER_HIST_COUNT + HIST_HTTP]; \
+        (void)h_dns; (void)h_rtt; (void)h_http;                         \
+        body                                                            \
+    }
+
+static void counter1(FILE *out, const char *name, const struct server_stats *s, uint64_t n)
+{
+    server_open(out, name, "", s);
+    fprintf(out, "} %" PRIu64 "\n", n);
+}
+
+static void histogram_series(FILE *out, const char *name, const struct server_stats *s,
+                             const struct histogram *h)
+{
+    uint64_t le[HIST_LE_COUNT];
+    hist_le_counts(h, le);
+    for (int k = 0; k < HIST_LE_COUNT; k++) {
+        server_open(out, name, "_bucket", s);
+        fprintf(out, ",le=\"%g\"} %" PRIu64 "\n", hist_le_seconds[k], le[k]);
+    }
+    server_open(out, name, "_bucket", s);
+    fprintf(out, ",le=\"+Inf\"} %" PRIu64 "\n", h->count);
+    server_open(out, name, "_sum", s);
+    fprintf(out, "} %.9f\n", (double)h->sum_ns / 1e9);
+    server_open(out, name, "_count", s);
+    fprintf(out, "} %" PRIu64 "\n", h->count);
+}
+
+static void render_servers(FILE *out, const struct server_registry *r)
+{
+    family(out, "spanwatch_dns_queries_total", "counter", "DNS queries seen (UDP and TCP).");
+    PER_SERVER(r, seen_dns, counter1(out, "spanwatch_dns_queries_total", s, s->dns_queries);)
+    family(out, "spanwatch_dns_responses_total", "counter",
+           "DNS responses matched to a query, by rcode.");
+    PER_SERVER(r, seen_dns, for (int c = 0; c < RCODE_COUNT; c++) {
+        server_open(out, "spanwatch_dns_responses_total", "", s);
+        fprintf(out, ",rcode=\"%s\"} %" PRIu64 "\n", rcode_name[c], s->dns_responses[c]);
+    })
+    family(out, "spanwatch_dns_timeouts_total", "counter",
+           "DNS queries with no response within limits.dns_timeout.");
+    PER_SERVER(r, seen_dns, counter1(out, "spanwatch_dns_timeouts_total", s, s->dns_timeouts);)
+    family(out, "spanwatch_dns_unmatched_responses_total", "counter",
+           "DNS responses that matched no pending query (late, duplicate or unsolicited).");
+    PER_SERVER(r, seen_dns,
+               counter1(out, "spanwatch_dns_unmatched_responses_total", s, s->dns_unmatched);)
+    family(out, "spanwatch_dns_latency_seconds", "histogram",
+           "DNS query to matching response.");
+    PER_SERVER(r, seen_dns, histogram_series(out, "spanwatch_dns_latency_seconds", s, h_dns);)
+
+    family(out, "spanwatch_tcp_connections_total", "counter",
+           "TCP connection attempts (first SYN).");
+    PER_SERVER(r, seen_tcp, counter1(out, "spanwatch_tcp_connections_total", s, s->tcp_connections);)
+    family(out, "spanwatch_tcp_handshake_failures_total", "counter",
+           "TCP handshakes that failed: reset (RST answered the SYN) or timeout (no SYN-ACK "
+           "within limits.tcp_handshake_timeout).");
+    PER_SERVER(r, seen_tcp, for (int c = 0; c < HS_FAIL_COUNT; c++) {
+        server_open(out, "spanwatch_tcp_handshake_failures_total", "", s);
+        fprintf(out, ",reason=\"%s\"} %" PRIu64 "\n", hs_failure_name[c], s->tcp_hs_failures[c]);
+    })
+    family(out, "spanwatch_tcp_handshake_rtt_seconds", "histogram",
+           "TCP first SYN to the ACK that completes the handshake.");
+    PER_SERVER(r, seen_tcp, histogram_series(out, "spanwatch_tcp_handshake_rtt_seconds", s, h_rtt);)
+    family(out, "spanwatch_tcp_resets_total", "counter",
+           "TCP connections reset after the handshake (counted once per connection).");
+    PER_SERVER(r, seen_tcp, counter1(out, "spanwatch_tcp_resets_total", s, s->tcp_resets);)
+    family(out, "spanwatch_tcp_retransmits_total", "counter", "Retransmitted TCP data segments.");
+    PER_SERVER(r, seen_tcp, counter1(out, "spanwatch_tcp_retransmits_total", s, s->tcp_retransmits);)
+    family(out, "spanwatch_tcp_stream_gaps_total", "counter",
+           "Bytes missing from reassembled TCP streams (lost before the tap).");
+    PER_SERVER(r, seen_tcp, counter1(out, "spanwatch_tcp_stream_gaps_total", s, s->tcp_stream_gaps);)
+
+    family(out, "spanwatch_http_requests_total", "counter", "HTTP/1.x requests.");
+    PER_SERVER(r, seen_http, counter1(out, "spanwatch_http_requests_total", s, s->http_requests);)
+    family(out, "spanwatch_http_responses_total", "counter",
+           "HTTP/1.x responses matched to a request, by status code.");
+    PER_SERVER(r, seen_http, for (int c = 0; c <= HTTP_CODE_MAX - HTTP_CODE_MIN; c++) {
+        if (!s->http_codes[c])
+            continue;
+        server_open(out, "spanwatch_http_responses_total", "", s);
+        fprintf(out, ",code=\"%d\"} %" PRIu64 "\n", c + HTTP_CODE_MIN, s->http_codes[c]);
+    })
+    family(out, "spanwatch_http_latency_seconds", "histogram",
+           "HTTP request fully sent (headers complete) to the first byte of its response.");
+    PER_SERVER(r, seen_http, histogram_series(out, "spanwatch_http_latency_seconds", s, h_http);)
+}
+
 int expo_render(FILE *out, const struct metrics_view *v)
 {
     char idx[16];
@@ -89,7 +191,10 @@ int expo_render(FILE *out, const struct metrics_view *v)
 
     family(out, "spanwatch_servers_overflow_total", "counter",
            "Samples folded into server=\"__overflow__\" because limits.max_servers was reached.");
-    fprintf(out, "spanwatch_servers_overflow_total %" PRIu64 "\n", v->servers_overflow);
+    fprintf(out, "spanwatch_servers_overflow_total %" PRIu64 "\n",
+            v->servers ? v->servers->overflow_samples : 0);
+    if (v->servers)
+        render_servers(out, v->servers);
 
     family(out, "spanwatch_config_last_reload_successful", "gauge",
            "1 if the last configuration (re)load succeeded.");

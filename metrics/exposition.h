@@ -12,6 +12,7 @@
 
 #include "../decode/decode_errors.h"
 #include "../decode/flow_table.h"
+#include "servers.h"
 
 #define METRICS_MAX_WORKERS 256
 #define METRICS_MAX_SOURCES 8
@@ -26,7 +27,7 @@ struct metrics_view {
     uint64_t decode_errors[DERR_COUNT];
     uint64_t flows_active[FLOW_PROTO_COUNT];
     uint64_t flow_evictions[FLOW_EVICT_COUNT];
-    uint64_t servers_overflow;
+    const struct server_registry *servers; /* merged across workers; NULL = none */
     int config_reload_ok;
     uint64_t config_hash;
     double scrape_duration_seconds;

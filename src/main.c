@@ -205,6 +205,7 @@ static void fill_view(struct metrics_view *v, const struct worker *w, unsigned n
     v->nsources = 1;
     v->source_name[0] = src->name;
     v->source_drops[0] = st.kernel_drops + st.iface_drops;
+    v->servers = &w[0].servers; /* one worker in this version */
     v->config_reload_ok = 1;
     v->config_hash = cfg->hash;
     v->version = SPANWATCH_VERSION;

@@ -8,18 +8,31 @@
 #include <string.h>
 
 #include "../decode/frag.h"
+#include "analyzers.h"
 
 #define SWEEP_SLOTS_PER_PACKET 4
-#define HOUSEKEEPING_INTERVAL_NS 1000000000ull
+#define HOUSEKEEPING_INTERVAL_NS 100000000ull /* 100 ms of packet time */
 
 int worker_init(struct worker *w, unsigned id, const struct config *cfg, int linktype)
 {
     memset(w, 0, sizeof *w);
     w->id = id;
+    w->cfg = cfg;
+    if (server_registry_init(&w->servers, cfg) != 0)
+        return -1;
+    /* pending tables: sized for the flow table; they drop (and count) the
+     * oldest entry rather than grow */
+    uint32_t pend = cfg->max_flows < 65536 ? 65536 : cfg->max_flows;
+    if (pending_init(&w->dns_pending, pend) != 0 || pending_init(&w->syn_pending, pend) != 0) {
+        worker_free(w);
+        return -1;
+    }
     w->dec.linktype = linktype;
     w->frags = frag_table_create(cfg->max_frag_datagrams, cfg->frag_timeout_ns);
-    if (!w->frags)
+    if (!w->frags) {
+        worker_free(w);
         return -1;
+    }
     w->dec.frags = w->frags;
     struct flow_table_config fc = {
         .max_flows = cfg->max_flows,
@@ -27,8 +40,7 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, int lin
         .udp_idle_ns = cfg->udp_idle_timeout_ns,
     };
     if (flow_table_init(&w->flows, &fc) != 0) {
-        frag_table_destroy(w->frags);
-        w->frags = NULL;
+        worker_free(w);
         return -1;
     }
     return 0;
@@ -39,6 +51,9 @@ void worker_free(struct worker *w)
     flow_table_free(&w->flows);
     frag_table_destroy(w->frags);
     w->frags = NULL;
+    pending_free(&w->dns_pending);
+    pending_free(&w->syn_pending);
+    server_registry_free(&w->servers);
 }
 
 static void handle_l4(struct worker *w, const struct decoded *d)
@@ -64,11 +79,16 @@ static void handle_l4(struct worker *w, const struct decoded *d)
     if (w->now_ns > f->last_ns)
         f->last_ns = w->now_ns;
     f->packets[dir]++;
+    if (d->l4 == 6)
+        analyze_tcp(w, f, dir, d);
+    else if (d->l4 == 17)
+        analyze_udp(w, f, dir, d);
 }
 
 static void housekeeping(struct worker *w)
 {
     frag_expire(w->frags, w->now_ns, w->dec.errors);
+    analyzers_expire(w);
     w->next_housekeeping_ns = w->now_ns + HOUSEKEEPING_INTERVAL_NS;
 }
 

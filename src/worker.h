@@ -11,10 +11,16 @@
 #include "../capture/source.h"
 #include "../decode/decode.h"
 #include "../decode/flow_table.h"
+#include "../decode/pending.h"
 #include "../metrics/config.h"
+#include "../metrics/servers.h"
 
 struct worker {
     unsigned id;
+    const struct config *cfg;
+    struct server_registry servers;
+    struct pending_table dns_pending;
+    struct pending_table syn_pending;
     struct decoder dec;
     struct frag_table *frags;
     struct flow_table flows;

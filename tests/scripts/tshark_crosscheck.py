@@ -5,7 +5,7 @@ Replays PCAP through spanwatch and checks its metrics against tshark on the
 same file:
   - spanwatch_packets_total == number of frames tshark reads
   - spanwatch_bytes_total   == sum of tshark's frame.len
-  - for each layer L (ethernet, vlan, ipv4, ipv6, tcp, udp): the sum of
+  - for each layer L (ethernet, vlan, ipv4, ipv6, tcp, udp, dns): the sum of
     spanwatch_decode_errors_total{layer=L} == the number of frames whose
     outermost problem, per tshark, sits in L's dissector. A frame "has a
     problem" in a protocol when tshark attaches an expert item of warning or
@@ -14,7 +14,8 @@ same file:
     tshark rates the TCP one only a note, spanwatch rejects the segment), or
     throws a malformed-packet exception while dissecting it (then the
     protocol is the last one in frame.protocols). Checksum and sequence
-    analysis experts are ignored: spanwatch does not verify checksums.
+    analysis experts are ignored (spanwatch does not verify checksums), as
+    are DNS retransmission warnings (traffic analysis, not malformation).
   - for captures with no L2-L4 decode errors and no flow evictions: the sum of
     spanwatch_flows_active == the number of TCP + UDP conversations tshark
     lists (conv,tcp + conv,udp). With broken packets the two decoders may
@@ -33,8 +34,11 @@ SEV_WARN = 0x00600000
 GROUPS = {0x07000000, 0x09000000}  # PI_MALFORMED, PI_PROTOCOL
 TSHARK_LAYER = {"eth": "ethernet", "vlan": "vlan", "ieee8021ad": "vlan", "ip": "ipv4",
                 "ipv6": "ipv6", "ipv6.hopopts": "ipv6", "ipv6.routing": "ipv6",
-                "ipv6.dstopts": "ipv6", "ipv6.fraghdr": "ipv6", "tcp": "tcp", "udp": "udp"}
+                "ipv6.dstopts": "ipv6", "ipv6.fraghdr": "ipv6", "tcp": "tcp", "udp": "udp",
+                "dns": "dns"}
 OPTION_LENGTH_EXPERTS = ("ip.opt.len.invalid", "tcp.option.len.invalid")
+# protocol-group warnings that describe traffic, not malformed packets
+ANALYSIS_EXPERTS = ("dns.retransmit_request", "dns.retransmit_response")
 TSHARK = ["tshark", "-n", "-o", "tcp.check_checksum:FALSE", "-o", "udp.check_checksum:FALSE"]
 
 
@@ -74,7 +78,8 @@ def problem_layer(layers, protocols):
                     sev = int(v.get("_ws.expert.severity", 0))
                     grp = int(v.get("_ws.expert.group", 0))
                     named = any(e in v for e in OPTION_LENGTH_EXPERTS)
-                    if proto and (named or (sev >= SEV_WARN and grp in GROUPS)):
+                    analysis = any(e in v for e in ANALYSIS_EXPERTS)
+                    if proto and (named or (sev >= SEV_WARN and grp in GROUPS and not analysis)):
                         found.append(proto)
                 if isinstance(v, (dict, list)):
                     experts(v, proto, found)

@@ -1,0 +1,98 @@
+/*
+ * dns.c — see dns.h.
+ */
+#include "dns.h"
+
+static inline uint8_t lower(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
+
+/* Read the name at *off; on success *off is just past it in the message. */
+static enum decode_error dns_name(struct bytes b, size_t *off, struct dns_msg *m, uint64_t *h)
+{
+    size_t pos = *off, end_of_name = 0;
+    unsigned hops = 0, wire_len = 0;
+    size_t out = 0;
+    int jumped = 0;
+
+    for (;;) {
+        uint8_t len;
+        if (!rd_u8(&b, pos, &len))
+            return DERR_DNS_TRUNCATED;
+        if ((len & 0xc0) == 0xc0) {
+            uint8_t lo;
+            if (!rd_u8(&b, pos + 1, &lo))
+                return DERR_DNS_TRUNCATED;
+            size_t target = (size_t)(len & 0x3f) << 8 | lo;
+            if (target >= pos || ++hops > DNS_MAX_HOPS)
+                return DERR_DNS_NAME_LOOP;
+            if (!jumped) {
+                end_of_name = pos + 2;
+                jumped = 1;
+            }
+            pos = target;
+            continue;
+        }
+        if (len & 0xc0) /* 0x40, 0x80: extended/unused label types */
+            return DERR_DNS_BAD_NAME;
+        wire_len += 1u + len;
+        if (wire_len > DNS_MAX_NAME)
+            return DERR_DNS_NAME_TOO_LONG;
+        if (len == 0) {
+            pos++;
+            break;
+        }
+        if (!bytes_has(&b, pos + 1, len))
+            return DERR_DNS_TRUNCATED;
+        if (out)
+            m->qname[out++] = '.';
+        for (size_t i = 0; i < len; i++) {
+            uint8_t c = lower(b.p[pos + 1 + i]);
+            m->qname[out++] = (char)c;
+            *h = (*h ^ c) * 0x100000001b3ull;
+        }
+        *h = (*h ^ '.') * 0x100000001b3ull;
+        pos += 1u + len;
+    }
+    m->qname[out] = 0;
+    m->qname_len = (uint16_t)out;
+    *off = jumped ? end_of_name : pos;
+    return DECODE_OK;
+}
+
+enum decode_error dns_parse(struct bytes b, struct dns_msg *m)
+{
+    uint16_t flags;
+    if (!bytes_has(&b, 0, DNS_HEADER_LEN))
+        return DERR_DNS_TRUNCATED;
+    rd_u16be(&b, 0, &m->id);
+    rd_u16be(&b, 2, &flags);
+    rd_u16be(&b, 4, &m->qdcount);
+    rd_u16be(&b, 6, &m->ancount);
+    rd_u16be(&b, 8, &m->nscount);
+    rd_u16be(&b, 10, &m->arcount);
+    m->qr = (uint8_t)(flags >> 15);
+    m->opcode = (uint8_t)((flags >> 11) & 0x0f);
+    m->tc = (uint8_t)((flags >> 9) & 1);
+    m->rcode = (uint8_t)(flags & 0x0f);
+    m->has_question = 0;
+    m->qhash = 0;
+    m->qname[0] = 0;
+    m->qname_len = 0;
+    m->qtype = m->qclass = 0;
+    if (m->qdcount == 0)
+        return DECODE_OK;
+    size_t off = DNS_HEADER_LEN;
+    uint64_t h = 0xcbf29ce484222325ull;
+    enum decode_error e = dns_name(b, &off, m, &h);
+    if (e != DECODE_OK)
+        return e;
+    if (!rd_u16be(&b, off, &m->qtype) || !rd_u16be(&b, off + 2, &m->qclass))
+        return DERR_DNS_TRUNCATED;
+    h = (h ^ m->qtype) * 0x100000001b3ull;
+    h = (h ^ m->qclass) * 0x100000001b3ull;
+    m->qhash = h ? h : 1;
+    m->has_question = 1;
+    return DECODE_OK;
+}

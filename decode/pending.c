@@ -1,0 +1,151 @@
+/*
+ * pending.c — see pending.h.
+ */
+#include "pending.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int pending_init(struct pending_table *pt, uint32_t capacity)
+{
+    memset(pt, 0, sizeof *pt);
+    if (capacity == 0)
+        capacity = 1;
+    uint32_t nb = 16;
+    while (nb < capacity && nb < (1u << 30))
+        nb <<= 1;
+    pt->ring = calloc(capacity, sizeof *pt->ring);
+    pt->buckets = calloc(nb, sizeof *pt->buckets);
+    if (!pt->ring || !pt->buckets) {
+        pending_free(pt);
+        return -1;
+    }
+    pt->cap = capacity;
+    pt->bmask = nb - 1;
+    return 0;
+}
+
+void pending_free(struct pending_table *pt)
+{
+    free(pt->ring);
+    free(pt->buckets);
+    pt->ring = NULL;
+    pt->buckets = NULL;
+}
+
+static inline uint32_t bucket_of(const struct pending_table *pt, struct flow_ref f, uint16_t id)
+{
+    uint64_t h = ((uint64_t)f.idx << 32 | f.gen) * 0x9e3779b97f4a7c15ull;
+    h ^= (uint64_t)id * 0xc2b2ae3d27d4eb4full;
+    return (uint32_t)(h >> 32) & pt->bmask;
+}
+
+static void unlink_entry(struct pending_table *pt, uint32_t ri)
+{
+    struct pending_entry *e = &pt->ring[ri];
+    uint32_t *link = &pt->buckets[bucket_of(pt, e->flow, e->id)];
+    while (*link && *link != ri + 1)
+        link = &pt->ring[*link - 1].next;
+    if (*link)
+        *link = e->next;
+    e->next = 0;
+}
+
+/* Remove the head entry from the ring (unlinking it if still waiting). */
+static void pop_head(struct pending_table *pt)
+{
+    struct pending_entry *e = &pt->ring[pt->head];
+    if (e->live) {
+        unlink_entry(pt, pt->head);
+        e->live = 0;
+        pt->live--;
+    }
+    pt->head = pt->head + 1 == pt->cap ? 0 : pt->head + 1;
+    pt->used--;
+}
+
+bool pending_add(struct pending_table *pt, struct flow_ref flow, uint16_t id, uint64_t qhash,
+                 uint64_t ts_ns, uint32_t server, struct pending_entry *dropped)
+{
+    bool drop = false;
+    /* answered entries at the head need not wait for their timeout */
+    while (pt->used && !pt->ring[pt->head].live)
+        pop_head(pt);
+    if (pt->used == pt->cap) {
+        *dropped = pt->ring[pt->head];
+        drop = true;
+        pop_head(pt);
+    }
+    uint32_t ri = pt->head + pt->used;
+    if (ri >= pt->cap)
+        ri -= pt->cap;
+    struct pending_entry *e = &pt->ring[ri];
+    e->flow = flow;
+    e->id = id;
+    e->qhash = qhash;
+    e->ts_ns = ts_ns;
+    e->server = server;
+    e->live = 1;
+    uint32_t b = bucket_of(pt, flow, id);
+    e->next = pt->buckets[b];
+    pt->buckets[b] = ri + 1;
+    pt->used++;
+    pt->live++;
+    return drop;
+}
+
+static struct pending_entry *find(struct pending_table *pt, struct flow_ref flow, uint16_t id,
+                                  uint64_t qhash, bool any_question, uint32_t *ri_out)
+{
+    /* chains hold newest first; the oldest matching query is the one a
+     * response answers, so remember the last match */
+    struct pending_entry *best = NULL;
+    for (uint32_t l = pt->buckets[bucket_of(pt, flow, id)]; l; l = pt->ring[l - 1].next) {
+        struct pending_entry *e = &pt->ring[l - 1];
+        if (e->id == id && e->flow.idx == flow.idx && e->flow.gen == flow.gen &&
+            (any_question || e->qhash == qhash)) {
+            best = e;
+            *ri_out = l - 1;
+        }
+    }
+    return best;
+}
+
+struct pending_entry *pending_take(struct pending_table *pt, struct flow_ref flow, uint16_t id,
+                                   uint64_t qhash, bool any_question)
+{
+    uint32_t ri = 0;
+    struct pending_entry *e = find(pt, flow, id, qhash, any_question, &ri);
+    if (!e)
+        return NULL;
+    unlink_entry(pt, ri);
+    e->live = 0;
+    pt->live--;
+    return e;
+}
+
+bool pending_has(struct pending_table *pt, struct flow_ref flow, uint16_t id, uint64_t qhash)
+{
+    uint32_t ri;
+    return find(pt, flow, id, qhash, false, &ri) != NULL;
+}
+
+uint32_t pending_expire(struct pending_table *pt, uint64_t now_ns, uint64_t timeout_ns,
+                        void (*fn)(void *ctx, const struct pending_entry *e), void *ctx)
+{
+    uint32_t n = 0;
+    while (pt->used) {
+        struct pending_entry *e = &pt->ring[pt->head];
+        if (e->live) {
+            if (now_ns < e->ts_ns || now_ns - e->ts_ns <= timeout_ns)
+                break;
+            struct pending_entry copy = *e;
+            pop_head(pt);
+            fn(ctx, &copy);
+            n++;
+        } else {
+            pop_head(pt);
+        }
+    }
+    return n;
+}

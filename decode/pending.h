@@ -1,0 +1,63 @@
+/*
+ * pending.h — bounded table of things waiting for an answer: DNS queries
+ * waiting for their response, SYNs waiting for a SYN-ACK.
+ *
+ * Entries live in a ring in arrival (packet time) order, so expiring the
+ * ones older than a timeout is popping from the head. A chained hash over
+ * (flow, id, question hash) finds the entry a response answers. Capacity is
+ * fixed at creation; adding to a full ring first drops the oldest entry
+ * (reported to the caller so it can be counted). No allocation after
+ * creation.
+ */
+#ifndef SPANWATCH_PENDING_H
+#define SPANWATCH_PENDING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "flow_table.h"
+
+struct pending_entry {
+    uint64_t qhash;
+    uint64_t ts_ns;
+    struct flow_ref flow;
+    uint32_t server;
+    uint32_t next;       /* hash chain (ring index + 1, 0 = end) */
+    uint16_t id;
+    uint8_t live;        /* still waiting */
+    uint8_t pad;
+};
+
+struct pending_table {
+    struct pending_entry *ring;
+    uint32_t cap;
+    uint32_t head;       /* oldest */
+    uint32_t used;       /* entries in the ring (live or answered) */
+    uint32_t live;       /* entries still waiting */
+    uint32_t *buckets;   /* ring index + 1 */
+    uint32_t bmask;
+};
+
+int pending_init(struct pending_table *pt, uint32_t capacity);
+void pending_free(struct pending_table *pt);
+
+/* Add an entry. If the ring is full the oldest live entry is dropped and
+ * copied to *dropped (returns true then). */
+bool pending_add(struct pending_table *pt, struct flow_ref flow, uint16_t id, uint64_t qhash,
+                 uint64_t ts_ns, uint32_t server, struct pending_entry *dropped);
+
+/* Find the waiting entry for (flow, id, qhash) — with any_question, qhash is
+ * ignored — and take it (it stops waiting). NULL if none. The pointer is
+ * valid until the next pending_add/pending_expire. */
+struct pending_entry *pending_take(struct pending_table *pt, struct flow_ref flow, uint16_t id,
+                                   uint64_t qhash, bool any_question);
+
+/* True if such an entry is waiting (without taking it). */
+bool pending_has(struct pending_table *pt, struct flow_ref flow, uint16_t id, uint64_t qhash);
+
+/* Pop entries older than timeout_ns at now_ns; each still-waiting one is
+ * passed to fn. Returns how many timed out. */
+uint32_t pending_expire(struct pending_table *pt, uint64_t now_ns, uint64_t timeout_ns,
+                        void (*fn)(void *ctx, const struct pending_entry *e), void *ctx);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * servers.h — per-worker registry of watched servers and their counters.
+ *
+ * A server is identified by its label: "IP:port" ("[v6]:port"), or the name
+ * of the first config `servers:` group it matches. The registry holds at
+ * most limits.max_servers labels; every sample for a server beyond that is
+ * recorded under "__overflow__" and counted, so a scan or random-name flood
+ * cannot grow memory or Prometheus cardinality. All storage (counters and
+ * the three latency histograms per server) is allocated once at start; the
+ * pages of unused servers are never touched.
+ *
+ * Lookups by label happen when a flow's server is first decided, not per
+ * packet: the flow keeps the index.
+ */
+#ifndef SPANWATCH_SERVERS_H
+#define SPANWATCH_SERVERS_H
+
+#include <stdint.h>
+
+#include "../decode/decode.h"
+#include "config.h"
+#include "histogram.h"
+
+#define SERVER_LABEL_MAX 64
+#define SERVER_OVERFLOW_LABEL "__overflow__"
+
+enum dns_rcode_class {
+    RCODE_NOERROR, RCODE_FORMERR, RCODE_SERVFAIL, RCODE_NXDOMAIN, RCODE_NOTIMP, RCODE_REFUSED,
+    RCODE_OTHER, RCODE_COUNT
+};
+extern const char *const rcode_name[RCODE_COUNT];
+
+enum hs_failure { HS_FAIL_RESET, HS_FAIL_TIMEOUT, HS_FAIL_COUNT };
+extern const char *const hs_failure_name[HS_FAIL_COUNT];
+
+enum server_hist { HIST_DNS, HIST_TCP_RTT, HIST_HTTP, SERVER_HIST_COUNT };
+
+#define HTTP_CODE_MIN 100
+#define HTTP_CODE_MAX 599
+
+struct server_stats {
+    char label[SERVER_LABEL_MAX];
+    uint8_t seen_dns, seen_tcp, seen_http;
+    uint64_t dns_queries;
+    uint64_t dns_responses[RCODE_COUNT];
+    uint64_t dns_timeouts;
+    uint64_t dns_unmatched;
+    uint64_t tcp_connections;
+    uint64_t tcp_hs_failures[HS_FAIL_COUNT];
+    uint64_t tcp_resets;
+    uint64_t tcp_retransmits;
+    uint64_t tcp_stream_gaps;
+    uint64_t http_requests;
+    uint64_t http_codes[HTTP_CODE_MAX - HTTP_CODE_MIN + 1];
+};
+
+struct server_registry {
+    uint32_t max;              /* limits.max_servers; index max is __overflow__ */
+    uint32_t count;            /* named servers in use (excluding overflow) */
+    uint32_t mask;
+    uint32_t *index;           /* label hash table: server index + 1, 0 = empty */
+    struct server_stats *s;    /* max + 1 entries */
+    struct histogram *h;       /* (max + 1) * SERVER_HIST_COUNT */
+    uint64_t overflow_samples; /* spanwatch_servers_overflow_total */
+    const struct config *cfg;  /* server groups */
+};
+
+int server_registry_init(struct server_registry *r, const struct config *cfg);
+void server_registry_free(struct server_registry *r);
+
+/* Index for a server endpoint: config group name, else "IP:port". */
+uint32_t server_registry_endpoint(struct server_registry *r, const struct ip_addr *a,
+                                  uint16_t port);
+/* Index for a label (creating it; __overflow__ when full). */
+uint32_t server_registry_get(struct server_registry *r, const char *label);
+
+static inline int server_is_overflow(const struct server_registry *r, uint32_t idx)
+{
+    return idx == r->max;
+}
+
+/* Every recording goes through here so overflow samples are counted. */
+static inline struct server_stats *server_for_sample(struct server_registry *r, uint32_t idx)
+{
+    if (idx == r->max)
+        r->overflow_samples++;
+    return &r->s[idx];
+}
+
+static inline struct histogram *server_hist(struct server_registry *r, uint32_t idx,
+                                            enum server_hist which)
+{
+    return &r->h[(size_t)idx * SERVER_HIST_COUNT + which];
+}
+
+/* Format an endpoint as a label: 10.0.0.1:53 or [2001:db8::1]:53. */
+void server_format_endpoint(char *out, size_t len, const struct ip_addr *a, uint16_t port);
+
+#endif

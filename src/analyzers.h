@@ -1,0 +1,17 @@
+/*
+ * analyzers.h — the per-packet protocol analyzers (DNS, TCP) that turn
+ * decoded packets into per-server samples. Called by worker.c.
+ */
+#ifndef SPANWATCH_ANALYZERS_H
+#define SPANWATCH_ANALYZERS_H
+
+#include "worker.h"
+
+void analyze_udp(struct worker *w, struct flow *f, uint8_t dir, const struct decoded *d);
+void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct decoded *d);
+/* Timers: DNS queries and SYNs older than their timeout. */
+void analyzers_expire(struct worker *w);
+/* End of a replay: expire what the clock allows, count nothing else. */
+void analyzers_finish(struct worker *w);
+
+#endif
