@@ -37,7 +37,14 @@
     X(DNS_NAME_LOOP, "dns", "compression_loop")                    \
     X(DNS_NAME_TOO_LONG, "dns", "name_too_long")                   \
     X(DNS_TCP_BAD_LENGTH, "dns", "bad_tcp_length")                 \
-    X(DNS_PENDING_FULL, "dns", "pending_table_full")
+    X(DNS_PENDING_FULL, "dns", "pending_table_full")               \
+    X(HTTP_BAD_START_LINE, "http", "bad_start_line")               \
+    X(HTTP_BAD_HEADER, "http", "bad_header")                       \
+    X(HTTP_HEADER_TOO_LARGE, "http", "header_too_large")           \
+    X(HTTP_BAD_LENGTH, "http", "bad_content_length")               \
+    X(HTTP_BAD_CHUNK, "http", "bad_chunk")                         \
+    X(HTTP_PIPELINE_FULL, "http", "pipeline_full")                 \
+    X(STREAM_NO_MEMORY, "tcp_stream", "buffer_cap")
 
 enum decode_error {
 #define X(id, layer, reason) DERR_##id,

@@ -42,6 +42,7 @@ void config_defaults(struct config *c)
     c->max_flows = 1000000;
     c->max_servers = 1000;
     c->max_frag_datagrams = 256;
+    c->max_stream_buffers = 4096;
     c->dns_timeout_ns = 5000000000ull;
     c->tcp_handshake_timeout_ns = 3000000000ull;
     c->tcp_idle_timeout_ns = 300000000000ull;
@@ -141,6 +142,8 @@ static int load_limits(struct cfg_ctx *cx, yaml_node_t *m, struct config *c)
             rc = get_uint(cx, v, "limits.max_servers", 1, 1000000, &c->max_servers);
         else if (!strcmp(key, "max_frag_datagrams"))
             rc = get_uint(cx, v, "limits.max_frag_datagrams", 1, 65536, &c->max_frag_datagrams);
+        else if (!strcmp(key, "max_stream_buffers"))
+            rc = get_uint(cx, v, "limits.max_stream_buffers", 1, 65535, &c->max_stream_buffers);
         else if (!strcmp(key, "dns_timeout"))
             rc = get_duration(cx, v, "limits.dns_timeout", &c->dns_timeout_ns);
         else if (!strcmp(key, "tcp_handshake_timeout"))
@@ -154,7 +157,7 @@ static int load_limits(struct cfg_ctx *cx, yaml_node_t *m, struct config *c)
         else
             rc = cfg_error(cx, k,
                            "limits: unknown key '%s' (known: max_flows, max_servers, "
-                           "max_frag_datagrams, dns_timeout, tcp_handshake_timeout, "
+                           "max_frag_datagrams, max_stream_buffers, dns_timeout, tcp_handshake_timeout, "
                            "tcp_idle_timeout, udp_idle_timeout, frag_timeout)", key);
         if (rc)
             return rc;

@@ -34,6 +34,7 @@ struct config {
     uint32_t max_flows;
     uint32_t max_servers;
     uint32_t max_frag_datagrams;
+    uint32_t max_stream_buffers;     /* 8 KiB TCP reassembly blocks per worker */
     uint64_t dns_timeout_ns;
     uint64_t tcp_handshake_timeout_ns;
     uint64_t tcp_idle_timeout_ns;

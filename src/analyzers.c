@@ -15,14 +15,31 @@
  * handshake failure (reset); no SYN-ACK within limits.tcp_handshake_timeout
  * is one (timeout). A RST on an established connection counts once per
  * connection. A data segment that starts before the highest sequence number
- * already seen in its direction is a retransmission (keep-alive probes of
- * one byte at next-1 are not).
+ * already seen in its direction is a retransmission — unless it is a
+ * keep-alive probe (one byte at next-1) or out of order: it arrives within
+ * the connection's first RTT (SYN -> SYN-ACK; 3 ms if unknown) of the
+ * segment that advanced the sequence and does not end exactly there (the
+ * rule tshark uses, so both count the same).
+ *
+ * TCP payload of HTTP and DNS flows is reassembled per direction
+ * (decode/tcp_stream.c) and read by a small message state machine per
+ * direction. HTTP: requests are queued (pipelining, up to HTTP_QUEUE) when
+ * their head is complete; a response takes the oldest request; latency is
+ * the request's head-complete packet -> the first packet of the response.
+ * Bodies are framed by HEAD, 1xx/204/304, Transfer-Encoding: chunked,
+ * Content-Length, else the end of the connection. 1xx interim responses
+ * (100-continue) are counted with their code but do not answer the request.
+ * After a gap (bytes lost before the tap) both directions resynchronise on
+ * the next message start and queued requests are dropped, so no latency
+ * sample spans a gap. DNS over TCP: 2-byte length prefix, several messages
+ * per segment or one message over several, matched like UDP.
  */
 #include "analyzers.h"
 
 #include <string.h>
 
 #include "../decode/dns.h"
+#include "../decode/http.h"
 #include "flow_app.h"
 
 #define DNS_PORT 53
@@ -96,6 +113,318 @@ void analyze_udp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
     dns_message(w, f, dir, d->udp.payload);
 }
 
+/* --------------------------------------------------- HTTP / DNS over TCP */
+
+struct deliver_ctx {
+    struct worker *w;
+    struct flow *f;
+    uint8_t dir;
+};
+
+static void http_drop_queue(struct flow_app *fa)
+{
+    fa->q_head = 0;
+    fa->q_len = 0;
+}
+
+static void http_request(struct worker *w, struct flow *f, const struct http_msg *m)
+{
+    struct flow_app *fa = flow_app(f);
+    struct server_stats *s = server_for_sample(&w->servers, fa->server - 1);
+    s->seen_http = 1;
+    s->http_requests++;
+    if (fa->q_len == HTTP_QUEUE) {
+        w->dec.errors[DERR_HTTP_PIPELINE_FULL]++;
+        return;
+    }
+    unsigned slot = (fa->q_head + fa->q_len) % HTTP_QUEUE;
+    fa->req_ts[slot] = w->now_ns;
+    fa->req_flags[slot] = (uint8_t)((m->method == HTTP_M_HEAD ? REQ_HEAD : 0) |
+                                    (m->method == HTTP_M_CONNECT ? REQ_CONNECT : 0));
+    fa->q_len++;
+}
+
+/* A response head: returns the flags of the request it answers (or 0). */
+static uint8_t http_response(struct worker *w, struct flow *f, struct msg_dir *md,
+                             const struct http_msg *m)
+{
+    struct flow_app *fa = flow_app(f);
+    uint32_t srv = fa->server - 1;
+    struct server_stats *s = server_for_sample(&w->servers, srv);
+    s->seen_http = 1;
+    if (!fa->q_len)
+        return 0; /* answers nothing we saw: not counted */
+    s->http_codes[m->status - HTTP_CODE_MIN]++;
+    if (m->status < 200 && m->status != 101)
+        return 0xff; /* interim: the request still waits for its final answer */
+    unsigned slot = fa->q_head;
+    uint8_t flags = fa->req_flags[slot];
+    hist_record(server_hist(&w->servers, srv, HIST_HTTP), md->first_byte_ns - fa->req_ts[slot]);
+    fa->q_head = (uint8_t)((fa->q_head + 1) % HTTP_QUEUE);
+    fa->q_len--;
+    return flags | 0x80;
+}
+
+/* One step of the HTTP reader on v; returns bytes used, 0 = needs more. */
+static size_t http_step(struct deliver_ctx *c, struct bytes v)
+{
+    struct worker *w = c->w;
+    struct flow_app *fa = flow_app(c->f);
+    struct msg_dir *md = &fa->msg[c->dir];
+    int request = c->dir == fa->client_dir;
+    enum decode_error err;
+    struct http_msg m;
+    uint64_t n;
+    size_t used;
+
+    switch (md->state) {
+    case MS_START:
+        if (!md->first_byte_ns)
+            md->first_byte_ns = w->now_ns;
+        switch (http_parse_head(v, request, &m, &err)) {
+        case HTTP_NEED_MORE:
+            return 0;
+        case HTTP_ERROR:
+            w->dec.errors[err]++;
+            md->state = MS_RESYNC;
+            md->first_byte_ns = 0;
+            return v.len;
+        case HTTP_COMPLETE:
+            break;
+        }
+        md->state = MS_START;
+        if (request) {
+            md->first_byte_ns = 0;
+            http_request(w, c->f, &m);
+            if (m.chunked)
+                md->state = MS_CHUNK_SIZE;
+            else if (m.content_length > 0) {
+                md->state = MS_BODY_LEN;
+                md->remaining = (uint64_t)m.content_length;
+            }
+        } else {
+            uint8_t rf = http_response(w, c->f, md, &m);
+            md->first_byte_ns = 0;
+            if (rf == 0xff || (m.status >= 100 && m.status < 200 && m.status != 101)) {
+                md->state = MS_START; /* interim: a final response follows */
+            } else if (m.status == 101 || ((rf & REQ_CONNECT) && m.status / 100 == 2)) {
+                md->state = MS_TUNNEL;
+                fa->msg[c->dir ^ 1].state = MS_TUNNEL;
+            } else if ((rf & REQ_HEAD) || m.status == 204 || m.status == 304) {
+                md->state = MS_START;
+            } else if (m.chunked) {
+                md->state = MS_CHUNK_SIZE;
+            } else if (m.content_length >= 0) {
+                md->state = m.content_length ? MS_BODY_LEN : MS_START;
+                md->remaining = (uint64_t)m.content_length;
+            } else {
+                md->state = MS_BODY_CLOSE;
+            }
+        }
+        return m.head_len;
+    case MS_BODY_LEN:
+    case MS_CHUNK_DATA:
+        n = md->remaining < v.len ? md->remaining : v.len;
+        md->remaining -= n;
+        if (!md->remaining)
+            md->state = md->state == MS_BODY_LEN ? MS_START : MS_CHUNK_CRLF;
+        return (size_t)n;
+    case MS_CHUNK_SIZE:
+        switch (http_parse_chunk_line(v, &n, &used, &err)) {
+        case HTTP_NEED_MORE:
+            return 0;
+        case HTTP_ERROR:
+            w->dec.errors[err]++;
+            md->state = MS_RESYNC;
+            return v.len;
+        case HTTP_COMPLETE:
+            break;
+        }
+        md->remaining = n;
+        md->state = n ? MS_CHUNK_DATA : MS_TRAILERS;
+        return used;
+    case MS_CHUNK_CRLF:
+    case MS_TRAILERS: {
+        const uint8_t *nl = memchr(v.p, '\n', v.len);
+        if (!nl)
+            return v.len > 1024 ? (md->state = MS_RESYNC, v.len) : 0;
+        used = (size_t)(nl - v.p) + 1;
+        size_t line = used - 1 - (used >= 2 && v.p[used - 2] == '\r');
+        if (md->state == MS_CHUNK_CRLF) {
+            if (line != 0) {
+                w->dec.errors[DERR_HTTP_BAD_CHUNK]++;
+                md->state = MS_RESYNC;
+                return v.len;
+            }
+            md->state = MS_CHUNK_SIZE;
+        } else if (line == 0) {
+            md->state = MS_START;
+        }
+        return used;
+    }
+    case MS_RESYNC:
+        if (request ? http_looks_like_request(v) : http_looks_like_response(v)) {
+            md->state = MS_START;
+            return 0; /* the caller re-runs this data as a message head */
+        }
+        return v.len;
+    default: /* MS_BODY_CLOSE, MS_TUNNEL */
+        return v.len;
+    }
+}
+
+/* One step of the DNS-over-TCP reader. */
+static size_t dns_tcp_step(struct deliver_ctx *c, struct bytes v)
+{
+    struct flow_app *fa = flow_app(c->f);
+    struct msg_dir *md = &fa->msg[c->dir];
+    uint16_t len;
+    size_t want, n;
+
+    switch (md->state) {
+    case MS_START:
+        if (!rd_u16be(&v, 0, &len))
+            return 0;
+        if (len < DNS_HEADER_LEN) {
+            c->w->dec.errors[DERR_DNS_TCP_BAD_LENGTH]++;
+            md->state = MS_LOST;
+            return v.len;
+        }
+        md->remaining = len;
+        md->state = MS_DNS_MSG;
+        return 2;
+    case MS_DNS_MSG:
+        /* header and question sit in the first 512 bytes */
+        want = md->remaining < 512 ? (size_t)md->remaining : 512;
+        if (v.len < want)
+            return 0;
+        dns_message(c->w, c->f, c->dir, bytes_make(v.p, want));
+        n = v.len < md->remaining ? v.len : (size_t)md->remaining;
+        md->remaining -= n;
+        md->state = md->remaining ? MS_DNS_SKIP : MS_START;
+        return n;
+    case MS_DNS_SKIP:
+        n = v.len < md->remaining ? v.len : (size_t)md->remaining;
+        md->remaining -= n;
+        if (!md->remaining)
+            md->state = MS_START;
+        return n;
+    default: /* MS_LOST */
+        return v.len;
+    }
+}
+
+static void on_gap(struct worker *w, struct flow *f, uint8_t dir)
+{
+    struct flow_app *fa = flow_app(f);
+    stream_carry_drop(&w->streams, &fa->stream[dir]);
+    if (fa->app == APP_DNS) {
+        fa->msg[dir].state = MS_LOST;
+        return;
+    }
+    fa->msg[dir].state = MS_RESYNC;
+    fa->msg[dir].first_byte_ns = 0;
+    http_drop_queue(fa);
+}
+
+static void deliver(void *ctx, struct bytes data, bool after_gap)
+{
+    struct deliver_ctx *c = ctx;
+    struct flow_app *fa = flow_app(c->f);
+    struct stream_dir *sd = &fa->stream[c->dir];
+    struct bytes v;
+
+    if (after_gap)
+        on_gap(c->w, c->f, c->dir);
+    if (!stream_carry_join(&c->w->streams, sd, data, &v)) {
+        /* the carried head grew past a block: it cannot be a sane head */
+        c->w->dec.errors[fa->app == APP_DNS ? DERR_DNS_TCP_BAD_LENGTH
+                                            : DERR_HTTP_HEADER_TOO_LARGE]++;
+        on_gap(c->w, c->f, c->dir);
+        v = data;
+    }
+    size_t off = 0;
+    while (off < v.len) {
+        struct bytes rest = bytes_make(v.p + off, v.len - off);
+        uint8_t before = fa->msg[c->dir].state;
+        size_t used = fa->app == APP_DNS ? dns_tcp_step(c, rest) : http_step(c, rest);
+        if (used == 0) {
+            if (before == MS_RESYNC && fa->msg[c->dir].state == MS_START)
+                continue; /* resynchronised: read the head now */
+            break;
+        }
+        off += used;
+    }
+    if (off < v.len) {
+        if (!stream_carry_keep(&c->w->streams, sd, bytes_make(v.p + off, v.len - off)))
+            c->w->dec.errors[DERR_STREAM_NO_MEMORY]++;
+    } else if (sd->carry) {
+        stream_carry_drop(&c->w->streams, sd);
+    }
+}
+
+static void app_detect(struct flow *f, uint8_t dir, const struct tcp_result *t)
+{
+    struct flow_app *fa = flow_app(f);
+    if (t->sport == DNS_PORT || t->dport == DNS_PORT) {
+        fa->app = APP_DNS;
+    } else if (dir == fa->client_dir ? http_looks_like_request(t->payload)
+                                     : http_looks_like_response(t->payload)) {
+        fa->app = APP_HTTP;
+    } else {
+        fa->app = APP_NONE;
+        return;
+    }
+    for (int d = 0; d < 2; d++) {
+        /* picked up mid-stream: start where we are */
+        if (!fa->stream[d].synced && d == dir)
+            stream_sync(&fa->stream[d], t->seq);
+        fa->msg[d].state = MS_START;
+    }
+}
+
+static void tcp_payload(struct worker *w, struct flow *f, uint8_t dir, const struct tcp_result *t)
+{
+    struct flow_app *fa = flow_app(f);
+    if (fa->app == APP_UNKNOWN)
+        app_detect(f, dir, t);
+    if (fa->app == APP_NONE)
+        return;
+    if (t->payload.len < t->payload_len) {
+        /* cut by the snap length: the rest of the segment is a gap */
+        struct deliver_ctx c = { w, f, dir };
+        uint64_t gap = 0;
+        stream_segment(&w->streams, &fa->stream[dir], t->seq, t->payload, deliver, &c, &gap);
+        fa->stream[dir].next = t->seq + t->payload_len;
+        server_for_sample(&w->servers, fa->server - 1)->tcp_stream_gaps +=
+            gap + (t->payload_len - t->payload.len);
+        on_gap(w, f, dir);
+        return;
+    }
+    struct deliver_ctx c = { w, f, dir };
+    uint64_t gap = 0;
+    stream_segment(&w->streams, &fa->stream[dir], t->seq, t->payload, deliver, &c, &gap);
+    if (gap)
+        server_for_sample(&w->servers, fa->server - 1)->tcp_stream_gaps += gap;
+}
+
+void analyzers_flow_end(void *ctx, struct flow *f, enum flow_evict_reason why)
+{
+    struct worker *w = ctx;
+    struct flow_app *fa = flow_app(f);
+    (void)why;
+    if (f->key.proto != 6 || fa->app == APP_UNKNOWN || fa->app == APP_NONE)
+        return;
+    for (uint8_t d = 0; d < 2; d++) {
+        struct deliver_ctx c = { w, f, d };
+        uint64_t gap = 0;
+        stream_flush(&w->streams, &fa->stream[d], deliver, &c, &gap);
+        if (gap && fa->server)
+            server_for_sample(&w->servers, fa->server - 1)->tcp_stream_gaps += gap;
+        stream_release(&w->streams, &fa->stream[d]);
+    }
+}
+
 /* ------------------------------------------------------------------ TCP */
 
 static void tcp_new_connection(struct worker *w, struct flow *f, uint8_t dir,
@@ -103,6 +432,7 @@ static void tcp_new_connection(struct worker *w, struct flow *f, uint8_t dir,
 {
     struct flow_app *fa = flow_app(f);
     /* a new SYN on a finished 4-tuple is a new connection */
+    analyzers_flow_end(w, f, FLOW_EVICT_COUNT);
     memset(fa, 0, sizeof *fa);
     uint32_t srv = flow_server(w, f, dir, NULL);
     fa->tcp_state = TCPS_SYN_SENT;
@@ -110,6 +440,7 @@ static void tcp_new_connection(struct worker *w, struct flow *f, uint8_t dir,
     fa->isn[dir] = t->seq;
     fa->next_seq[dir] = t->seq + 1;
     fa->seq_valid[dir] = 1;
+    stream_sync(&fa->stream[dir], t->seq + 1);
     struct server_stats *s = server_for_sample(&w->servers, srv);
     s->seen_tcp = 1;
     s->tcp_connections++;
@@ -121,19 +452,31 @@ static void tcp_new_connection(struct worker *w, struct flow *f, uint8_t dir,
     }
 }
 
+#define OOO_DEFAULT_T (3000000u >> 10) /* 3 ms */
+
+static inline uint32_t time_t10(uint64_t ns)
+{
+    return (uint32_t)(ns >> 10);
+}
+
 static void tcp_track_seq(struct worker *w, struct flow_app *fa, uint8_t dir,
                           const struct tcp_result *t)
 {
     uint32_t len = t->payload_len;
     uint32_t end = t->seq + len + ((t->flags & (TCP_SYN | TCP_FIN)) ? 1 : 0);
+    uint32_t now_t = time_t10(w->now_ns);
     if (len > 0 && fa->seq_valid[dir] && seq_lt(t->seq, fa->next_seq[dir]) &&
         !(len == 1 && t->seq == fa->next_seq[dir] - 1)) {
-        struct server_stats *s = server_for_sample(&w->servers, fa->server - 1);
-        s->tcp_retransmits++;
+        uint32_t thres = fa->first_rtt_t ? fa->first_rtt_t : OOO_DEFAULT_T;
+        bool out_of_order = now_t - fa->next_seq_t[dir] < thres &&
+                            t->seq + len != fa->next_seq[dir];
+        if (!out_of_order)
+            server_for_sample(&w->servers, fa->server - 1)->tcp_retransmits++;
     }
     if (!fa->seq_valid[dir] || seq_lt(fa->next_seq[dir], end)) {
         fa->next_seq[dir] = end;
         fa->seq_valid[dir] = 1;
+        fa->next_seq_t[dir] = now_t;
     }
 }
 
@@ -184,9 +527,11 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
         if (fa->tcp_state == TCPS_SYN_SENT && dir != fa->client_dir) {
             pending_take(&w->syn_pending, flow_table_ref(&w->flows, f), 0, 0, false);
             fa->tcp_state = TCPS_SYNACK;
+            fa->first_rtt_t = time_t10(w->now_ns - fa->syn_ns);
             fa->isn[dir] = t->seq;
             fa->next_seq[dir] = t->seq + 1;
             fa->seq_valid[dir] = 1;
+            stream_sync(&fa->stream[dir], t->seq + 1);
         }
         return;
     }
@@ -196,6 +541,15 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
         fa->tcp_state = TCPS_ESTABLISHED;
     }
     tcp_track_seq(w, fa, dir, t);
+    if ((fl & TCP_ACK) && (fa->app == APP_HTTP || fa->app == APP_DNS)) {
+        struct deliver_ctx c = { w, f, (uint8_t)(dir ^ 1) };
+        uint64_t gap = 0;
+        stream_ack(&w->streams, &fa->stream[dir ^ 1], t->ack, deliver, &c, &gap);
+        if (gap)
+            server_for_sample(&w->servers, srv)->tcp_stream_gaps += gap;
+    }
+    if (t->payload_len)
+        tcp_payload(w, f, dir, t);
     if (fl & TCP_FIN)
         fa->fin_seen[dir] = 1;
 }

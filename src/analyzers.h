@@ -11,6 +11,9 @@ void analyze_udp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
 void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct decoded *d);
 /* Timers: DNS queries and SYNs older than their timeout. */
 void analyzers_expire(struct worker *w);
+/* A flow leaves the table (why = FLOW_EVICT_COUNT: end of input): flush
+ * its streams and return their buffers. */
+void analyzers_flow_end(void *worker, struct flow *f, enum flow_evict_reason why);
 /* End of a replay: expire what the clock allows, count nothing else. */
 void analyzers_finish(struct worker *w);
 

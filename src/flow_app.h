@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "../decode/flow_table.h"
+#include "../decode/tcp_stream.h"
 
 enum tcp_conn_state {
     TCPS_NONE,        /* nothing TCP seen yet (or not TCP) */
@@ -18,6 +19,35 @@ enum tcp_conn_state {
     TCPS_MIDSTREAM,   /* picked up without the handshake */
     TCPS_CLOSED,      /* reset, failed, or finished */
 };
+
+enum app_proto { APP_UNKNOWN, APP_HTTP, APP_DNS, APP_NONE };
+
+/* Message parser state of one direction (HTTP or DNS over TCP). */
+enum msg_state {
+    MS_START,        /* expecting a message head / DNS length prefix */
+    MS_BODY_LEN,     /* `remaining` body bytes to skip */
+    MS_CHUNK_SIZE,
+    MS_CHUNK_DATA,
+    MS_CHUNK_CRLF,
+    MS_TRAILERS,
+    MS_BODY_CLOSE,   /* body runs to the end of the connection */
+    MS_RESYNC,       /* after a gap or garbage: wait for a message start */
+    MS_TUNNEL,       /* CONNECT / 101 upgrade: no longer HTTP */
+    MS_DNS_MSG,      /* DNS over TCP: message of `remaining` bytes */
+    MS_DNS_SKIP,     /* rest of a long DNS message */
+    MS_LOST,         /* framing lost for good (DNS after a gap) */
+};
+
+struct msg_dir {
+    uint8_t state;
+    uint8_t pad[7];
+    uint64_t remaining;
+    uint64_t first_byte_ns;  /* time of the first byte of the message being read */
+};
+
+#define HTTP_QUEUE 4         /* pipelined requests awaiting responses */
+#define REQ_HEAD 0x01        /* the request was HEAD: its response has no body */
+#define REQ_CONNECT 0x02
 
 struct flow_app {
     uint32_t server;        /* server index + 1; 0 = not decided yet */
@@ -30,6 +60,14 @@ struct flow_app {
     uint64_t syn_ns;        /* first SYN */
     uint32_t isn[2];
     uint32_t next_seq[2];   /* highest sequence number seen + 1, per direction */
+    struct stream_dir stream[2];
+    struct msg_dir msg[2];
+    uint64_t req_ts[HTTP_QUEUE];
+    uint8_t req_flags[HTTP_QUEUE];
+    uint8_t q_head, q_len;
+    uint8_t app;             /* enum app_proto */
+    uint32_t first_rtt_t;    /* SYN -> SYN-ACK, in 1.024 us units (0 = unknown) */
+    uint32_t next_seq_t[2];  /* when next_seq last advanced, 1.024 us units (wraps) */
 };
 
 _Static_assert(sizeof(struct flow_app) <= sizeof(((struct flow *)0)->app),

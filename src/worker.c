@@ -23,7 +23,8 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, int lin
     /* pending tables: sized for the flow table; they drop (and count) the
      * oldest entry rather than grow */
     uint32_t pend = cfg->max_flows < 65536 ? 65536 : cfg->max_flows;
-    if (pending_init(&w->dns_pending, pend) != 0 || pending_init(&w->syn_pending, pend) != 0) {
+    if (pending_init(&w->dns_pending, pend) != 0 || pending_init(&w->syn_pending, pend) != 0 ||
+        stream_pool_init(&w->streams, cfg->max_stream_buffers) != 0) {
         worker_free(w);
         return -1;
     }
@@ -43,6 +44,8 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, int lin
         worker_free(w);
         return -1;
     }
+    w->flows.on_evict = analyzers_flow_end;
+    w->flows.evict_ctx = w;
     return 0;
 }
 
@@ -53,6 +56,7 @@ void worker_free(struct worker *w)
     w->frags = NULL;
     pending_free(&w->dns_pending);
     pending_free(&w->syn_pending);
+    stream_pool_free(&w->streams);
     server_registry_free(&w->servers);
 }
 
@@ -122,7 +126,13 @@ void worker_handle_burst(struct worker *w, const struct sw_packet *pkts, unsigne
         housekeeping(w);
 }
 
+static void flow_end_of_input(void *ctx, struct flow *f)
+{
+    analyzers_flow_end(ctx, f, FLOW_EVICT_COUNT);
+}
+
 void worker_finish(struct worker *w)
 {
     housekeeping(w);
+    flow_table_foreach(&w->flows, flow_end_of_input, w);
 }

@@ -12,6 +12,7 @@
 #include "../decode/decode.h"
 #include "../decode/flow_table.h"
 #include "../decode/pending.h"
+#include "../decode/tcp_stream.h"
 #include "../metrics/config.h"
 #include "../metrics/servers.h"
 
@@ -21,6 +22,7 @@ struct worker {
     struct server_registry servers;
     struct pending_table dns_pending;
     struct pending_table syn_pending;
+    struct stream_pool streams;
     struct decoder dec;
     struct frag_table *frags;
     struct flow_table flows;

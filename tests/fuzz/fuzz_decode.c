@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!ready) {
-        struct config cfg;
+        static struct config cfg;
         config_defaults(&cfg);
         cfg.max_flows = 512;
         cfg.max_frag_datagrams = 8;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tshark_analyzers.py SPANWATCH PCAP — DNS and TCP analyzer metrics vs tshark.
+"""tshark_analyzers.py SPANWATCH PCAP [HTTP_STREAMS] — analyzer metrics vs tshark.
 
 Runs spanwatch on PCAP (defaults: dns_timeout 5 s, tcp_handshake_timeout 3 s)
 and derives the expected per-server values from tshark's dissection of the
@@ -26,6 +26,20 @@ TCP (server = destination of the stream's first SYN; streams without a SYN
                timeout: no SYN-ACK nor RST within 3 s of the first SYN
   resets       streams with a completed handshake and an RST after it
   retransmits  frames with tcp.analysis.retransmission and tcp.len > 0
+HTTP (server = server side of the TCP stream; tshark run with
+      tcp.reassemble_out_of_order on; requests here have no body, so the
+      frame tshark dates a request by is the one completing its head)
+  requests     http.request frames (pipelined requests in one frame all count)
+  responses    tshark's parsed responses, paired with tshark's parsed requests
+               of the same stream in order (RFC 9112 9.3.2; tshark's own
+               http.request_in leaves pipelined responses unpaired), by code.
+               A 1xx interim response is counted and leaves its request
+               waiting for the final one (RFC 9110 15.2); a response with no
+               request waiting is not counted
+  latency      request head -> the first segment of the response (the first
+               tcp.segment of a reassembled head, else the response frame)
+  HTTP_STREAMS lines "client-port requests=N CODE=N lat=a,b  # why" replace
+               tshark's view of streams where it cannot be the oracle
 Prints one line per check; exit 0 if all agree.
 """
 import collections
@@ -60,11 +74,41 @@ def ep(ip, port):
     return "[%s]:%s" % (ip, port) if ":" in ip else "%s:%s" % (ip, port)
 
 
-def fields(pcap, filt, names):
+def fields(pcap, filt, names, occurrence="f", prefs=()):
     cmd = ["tshark", "-n", "-2", "-r", pcap, "-Y", filt, "-T", "fields", "-E", "separator=\t",
-           "-E", "occurrence=f"] + sum((["-e", n] for n in names), [])
+           "-E", "occurrence=" + occurrence, "-E", "aggregator=,"] + list(prefs) + \
+        sum((["-e", n] for n in names), [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return [dict(zip(names, l.split("\t"))) for l in out.splitlines()]
+
+
+def fields_all(pcap, filt, names, prefs=()):
+    return fields(pcap, filt, names, "a", prefs)
+
+
+def explode(rows, per_message):
+    """One row per DNS message: split the per-message fields of frames that
+    carry several (DNS over TCP). Fields absent from some messages (dns.time
+    on queries) are matched up by message kind."""
+    out = []
+    for r in rows:
+        flags = r["dns.flags.response"].split(",") if r["dns.flags.response"] else [""]
+        n = len(flags)
+        cols = {k: r[k].split(",") if r[k] else [] for k in per_message}
+        nresp = sum(1 for f in flags if f in ("1", "True"))
+        for i in range(n):
+            row = dict(r)
+            for k in per_message:
+                v = cols[k]
+                if len(v) == n:
+                    row[k] = v[i]
+                else:  # only responses carry dns.time / response_to; only queries response_in
+                    is_resp = flags[i] in ("1", "True")
+                    idx = sum(1 for f in flags[:i] if (f in ("1", "True")) == is_resp)
+                    want = nresp if is_resp else n - nresp
+                    row[k] = v[idx] if len(v) == want and idx < len(v) else ""
+            out.append(row)
+    return out
 
 
 class Checker:
@@ -104,16 +148,20 @@ def main():
     last = float(fields(pcap, "frame", ["frame.time_epoch"])[-1]["frame.time_epoch"])
 
     # ---- DNS
-    dns = fields(pcap, "dns && !icmp && !icmpv6", ["frame.number", "frame.time_epoch",
+    dns = explode(fields_all(pcap, "dns && !icmp && !icmpv6", ["frame.number", "frame.time_epoch",
                  "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "udp.srcport", "udp.dstport",
                  "tcp.srcport", "tcp.dstport", "dns.flags.response", "dns.flags.rcode",
-                 "dns.time", "dns.response_to", "dns.response_in", "dns.id", "dns.qry.name"])
+                 "dns.time", "dns.response_to", "dns.response_in", "dns.id", "dns.qry.name"]),
+                  ["dns.flags.response", "dns.flags.rcode", "dns.time", "dns.response_to",
+                   "dns.response_in", "dns.id", "dns.qry.name"])
     queries = collections.Counter()
     responses = collections.Counter()
     latency = collections.defaultdict(list)
     answered_keys = set()
     query_first = {}
-    qname_of = {p["frame.number"]: p["dns.qry.name"] for p in dns}
+    qname_of = collections.defaultdict(set)
+    for p in dns:
+        qname_of[p["frame.number"]].add(p["dns.qry.name"])
     for p in dns:
         src = p["ip.src"] or p["ipv6.src"]
         dst = p["ip.dst"] or p["ipv6.dst"]
@@ -125,9 +173,10 @@ def main():
             key = (src, sport, dst, dport, p["dns.id"], p["dns.qry.name"])
             query_first.setdefault(key, (float(p["frame.time_epoch"]), srv))
             rin = p["dns.response_in"]
-            if rin and qname_of.get(rin, "") in ("", p["dns.qry.name"]):
+            if rin and (p["dns.qry.name"] in qname_of[rin] or qname_of[rin] <= {""}):
                 answered_keys.add(key)
-        elif p["dns.response_to"] and p["dns.qry.name"] in ("", qname_of.get(p["dns.response_to"])):
+        elif p["dns.response_to"] and (p["dns.qry.name"] == "" or
+                                       p["dns.qry.name"] in qname_of[p["dns.response_to"]]):
             srv = ep(src, sport)
             responses[(srv, RCODES.get(int(p["dns.flags.rcode"]), "OTHER"))] += 1
             latency[srv].append(float(p["dns.time"]))
@@ -190,6 +239,65 @@ def main():
         c.eq("tcp resets %s" % srv, get(m, "spanwatch_tcp_resets_total", server=srv), resets[srv])
         c.eq("tcp retransmits %s" % srv, get(m, "spanwatch_tcp_retransmits_total", server=srv), retx[srv])
         c.hist("tcp handshake rtt %s" % srv, m, "spanwatch_tcp_handshake_rtt_seconds", srv, rtts[srv])
+
+    # ---- HTTP
+    overrides = {}
+    if len(sys.argv) > 3:
+        for line in open(sys.argv[3]):
+            line = line.split("#")[0].split()
+            if line:
+                kv = dict(x.split("=") for x in line[1:])
+                overrides[line[0]] = kv
+    times = {p["frame.number"]: float(p["frame.time_epoch"])
+             for p in fields(pcap, "frame", ["frame.number", "frame.time_epoch"])}
+    http = fields_all(pcap, "http && tcp", ["frame.number", "tcp.stream", "ip.src", "ip.dst",
+                      "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "http.request.method",
+                      "http.response.code", "http.request_in", "tcp.segment"],
+                      ["-o", "tcp.reassemble_out_of_order:TRUE"])
+    hreq = collections.Counter()
+    hcodes = collections.Counter()
+    hlat = collections.defaultdict(list)
+    waiting = collections.defaultdict(collections.deque)  # stream -> request frames
+    server_of = {}
+    for p in http:
+        sid = p["tcp.stream"]
+        src = p["ip.src"] or p["ipv6.src"]
+        dst = p["ip.dst"] or p["ipv6.dst"]
+        if p["http.request.method"]:
+            server_of[sid] = (ep(dst, p["tcp.dstport"]), p["tcp.srcport"])
+        srv, cport = server_of.get(sid, (ep(src, p["tcp.srcport"]), p["tcp.dstport"]))
+        if cport in overrides:
+            continue
+        for _ in filter(None, p["http.request.method"].split(",")):
+            hreq[srv] += 1
+            waiting[sid].append(p["frame.number"])
+        for code in filter(None, p["http.response.code"].split(",")):
+            first = times[p["tcp.segment"].split(",")[0]] if p["tcp.segment"] else times[p["frame.number"]]
+            if not waiting[sid]:
+                continue
+            hcodes[(srv, int(code))] += 1
+            if 100 <= int(code) < 200 and int(code) != 101:
+                continue
+            hlat[srv].append(round(first - times[waiting[sid].popleft()], 9))
+    for cport, kv in overrides.items():
+        srvs = {v[0] for k, v in server_of.items() if v[1] == cport}
+        srv = srvs.pop() if srvs else None
+        if srv is None:
+            continue
+        hreq[srv] += int(kv.get("requests", 0))
+        for k, v in kv.items():
+            if k.isdigit():
+                hcodes[(srv, int(k))] += int(v)
+        if kv.get("lat"):
+            hlat[srv] += [float(x) for x in kv["lat"].split(",")]
+    for srv in sorted(set(hreq) | {s for s, _ in hcodes}):
+        c.eq("http requests %s" % srv, get(m, "spanwatch_http_requests_total", server=srv), hreq[srv])
+        codes = {int(k.split('code="')[1].split('"')[0]) for k in m
+                 if k.startswith("spanwatch_http_responses_total{") and 'server="%s"' % srv in k}
+        for code in sorted(codes | {cd for s2, cd in hcodes if s2 == srv}):
+            c.eq("http responses %s %d" % (srv, code),
+                 get(m, "spanwatch_http_responses_total", server=srv, code=str(code)), hcodes[(srv, code)])
+        c.hist("http latency %s" % srv, m, "spanwatch_http_latency_seconds", srv, hlat[srv])
 
     print("%s: %d checks, %s" % (pcap, c.checked, "all agree with tshark" if not c.failed
                                  else "%d disagree" % c.failed))
