@@ -175,9 +175,12 @@ void stream_ack(struct stream_pool *p, struct stream_dir *sd, uint32_t ack, stre
     /* an ACK far beyond anything plausible is not evidence of loss */
     if ((uint32_t)(ack - sd->next) > (1u << 30))
         return;
-    while (sd->ooo && seq_lt(sd->next, ack))
+    /* holes that end at or before the ACK are gone for good */
+    while (sd->ooo && seq_lt(sd->next, ack) && seq_le(blk(p, sd->ooo)->seq, ack))
         skip_hole(p, sd, fn, ctx, gap_bytes);
-    if (seq_lt(sd->next, ack) && !sd->ooo) {
+    /* the ACK ends inside a hole (or past all we have): skip just to it;
+     * the rest of the hole may still be retransmitted past the tap */
+    if (seq_lt(sd->next, ack)) {
         *gap_bytes += ack - sd->next;
         sd->next = ack;
         fn(ctx, bytes_make(NULL, 0), true);
