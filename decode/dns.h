@@ -28,7 +28,7 @@ struct dns_msg {
     uint16_t qdcount, ancount, nscount, arcount;
     uint8_t has_question;
     uint16_t qtype, qclass;
-    uint16_t qname_len;        /* bytes of the dotted name */
+    uint16_t qname_len;        /* bytes of the dotted name (labels may contain any byte, NUL too) */
     uint64_t qhash;            /* of lowercased name, type and class; 0 if no question */
     char qname[DNS_MAX_NAME + 1];
 };
