@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# live_netns.sh SPANWATCH SRCDIR [KEEP_PCAP] — real traffic, checked against tshark.
+#
+# Two network namespaces joined by a veth pair (offloads off, so the capture
+# sees wire-size segments). The server namespace runs real nginx (200, 301,
+# 404, 500, 503, a 200 KB page, keep-alive) and real unbound (NOERROR,
+# NXDOMAIN, REFUSED, and SERVFAIL from a stub zone whose server refuses
+# the connection); the client namespace drives curl (keep-alive, IPv4 and
+# IPv6, one connection to a closed port) and dig (UDP and +tcp) while tcpdump
+# captures the client's veth. Then tshark_analyzers.py compares every
+# per-server DNS/TCP/HTTP series spanwatch reports for that capture with
+# tshark's per-transaction fields.
+#
+# Every loop is bounded; namespaces and processes are removed by name/PID
+# on exit. Needs root (exit 77 = skipped otherwise).
+set -u
+sw=$1
+src=$2
+keep=${3:-}
+for tool in ip nginx unbound curl dig tcpdump tshark ethtool; do
+    command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
+done
+if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root for network namespaces"; exit 77; fi
+for tool in ip nginx unbound curl dig tcpdump tshark ethtool; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
+done
+
+id=$$
+ns_s=swsrv$id
+ns_c=swcli$id
+if_s=sws$id
+if_c=swc$id
+tmp=$(mktemp -d /tmp/spanwatch-live.XXXXXX)
+chmod 755 "$tmp"
+pids=()
+
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null
+    done
+    ip netns del "$ns_s" 2>/dev/null
+    ip netns del "$ns_c" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+S() { ip netns exec "$ns_s" "$@"; }
+C() { ip netns exec "$ns_c" "$@"; }
+
+ip netns add "$ns_s" && ip netns add "$ns_c" || { echo "FAIL: cannot create namespaces"; exit 1; }
+ip link add "$if_s" type veth peer name "$if_c" || { echo "FAIL: cannot create veth"; exit 1; }
+ip link set "$if_s" netns "$ns_s"
+ip link set "$if_c" netns "$ns_c"
+S ip addr add 10.77.0.1/24 dev "$if_s"
+C ip addr add 10.77.0.2/24 dev "$if_c"
+S ip addr add fd77::1/64 dev "$if_s" nodad
+C ip addr add fd77::2/64 dev "$if_c" nodad
+for x in S C; do $x ip link set lo up; done
+S ip link set "$if_s" up
+C ip link set "$if_c" up
+S ethtool -K "$if_s" tso off gso off gro off >/dev/null 2>&1
+C ethtool -K "$if_c" tso off gso off gro off >/dev/null 2>&1
+
+# --- nginx ---------------------------------------------------------------
+mkdir -p "$tmp/www"
+echo "hello" > "$tmp/www/index.html"
+head -c 200000 /dev/zero | tr '\0' 'x' > "$tmp/www/big.html"
+cat > "$tmp/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log;
+user nobody nogroup;
+events { worker_connections 64; }
+http {
+    access_log $tmp/nginx-access.log;
+    client_body_temp_path $tmp/cb; proxy_temp_path $tmp/pt; fastcgi_temp_path $tmp/ft;
+    uwsgi_temp_path $tmp/ut; scgi_temp_path $tmp/st;
+    keepalive_timeout 30;
+    server {
+        listen 10.77.0.1:80;
+        listen [fd77::1]:80;
+        root $tmp/www;
+        location = /moved { return 301 /index.html; }
+        location = /error { return 500; }
+        location = /unavailable { return 503; }
+    }
+}
+CONF
+# started with `ip netns exec` directly (not through S) so $! is the server's PID
+ip netns exec "$ns_s" nginx -c "$tmp/nginx.conf" -p "$tmp" >"$tmp/nginx.out" 2>&1 &
+pids+=($!)
+
+# --- unbound ---------------------------------------------------------------
+cat > "$tmp/unbound.conf" <<CONF
+server:
+    interface: 10.77.0.1
+    port: 53
+    do-ip6: no
+    access-control: 10.77.0.0/24 allow
+    username: ""
+    chroot: ""
+    directory: "$tmp"
+    pidfile: "$tmp/unbound.pid"
+    use-syslog: no
+    logfile: "$tmp/unbound.log"
+    module-config: "iterator"
+    do-not-query-localhost: no
+    local-zone: "example.test." static
+    local-data: "www.example.test. 60 IN A 192.0.2.10"
+    local-data: "mail.example.test. 60 IN A 192.0.2.25"
+    local-data: "www.example.test. 60 IN AAAA 2001:db8::10"
+    local-zone: "refused.test." refuse
+# SERVFAIL: a zone whose only server refuses TCP connections (over UDP
+# unbound would keep retrying for longer than dig waits)
+stub-zone:
+    name: "broken.lan."
+    stub-addr: 127.0.0.1@5399
+    stub-tcp-upstream: yes
+remote-control:
+    control-enable: no
+CONF
+ip netns exec "$ns_s" unbound -d -c "$tmp/unbound.conf" >"$tmp/unbound.out" 2>&1 &
+pids+=($!)
+
+# wait (bounded) for both servers
+ready=0
+for _ in $(seq 100); do
+    if C curl -s -o /dev/null --max-time 1 http://10.77.0.1/ &&
+       C dig +short +time=1 +tries=1 @10.77.0.1 www.example.test >/dev/null 2>&1; then
+        ready=1; break
+    fi
+    sleep 0.1
+done
+[ $ready = 1 ] || { echo "FAIL: nginx/unbound did not come up"; cat "$tmp"/*.log; exit 1; }
+
+# --- capture and traffic --------------------------------------------------------
+ip netns exec "$ns_c" tcpdump -Z root -i "$if_c" -U -s 0 -w "$tmp/live.pcap" \
+    >/dev/null 2>"$tmp/tcpdump.log" &
+tcpdump_pid=$!
+pids+=($tcpdump_pid)
+for _ in $(seq 50); do grep -q "listening on" "$tmp/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
+sleep 0.3
+
+u=http://10.77.0.1
+for round in 1 2 3; do
+    # one keep-alive connection, several requests
+    args=()
+    for path in / /moved /missing /error /unavailable /big.html /; do args+=(-o /dev/null "$u$path"); done
+    C curl -s --max-time 5 -w '%{http_code} ' "${args[@]}"
+    C curl -s --max-time 5 -w '%{http_code} ' -g -o /dev/null "http://[fd77::1]/" \
+        -o /dev/null "http://[fd77::1]/nope"
+    C curl -s -o /dev/null --max-time 5 -I "$u/index.html"
+    for name in www.example.test mail.example.test nosuch.example.test x.refused.test; do
+        C dig +time=2 +tries=1 @10.77.0.1 "$name" >/dev/null
+        C dig +tcp +time=2 +tries=1 @10.77.0.1 "$name" AAAA >/dev/null
+    done
+    C dig +time=3 +tries=1 @10.77.0.1 "a$round.broken.lan" >/dev/null
+done
+echo
+# a closed port: SYN answered by RST
+C curl -s -o /dev/null --max-time 2 http://10.77.0.1:81/ || true
+sleep 0.5
+kill -INT "$tcpdump_pid"
+for _ in $(seq 50); do kill -0 "$tcpdump_pid" 2>/dev/null || break; sleep 0.1; done
+
+frames=$(tcpdump -r "$tmp/live.pcap" 2>/dev/null | wc -l)
+echo "captured $frames frames"
+[ "$frames" -gt 100 ] || { echo "FAIL: capture too small"; exit 1; }
+[ -n "$keep" ] && cp "$tmp/live.pcap" "$keep"
+/usr/bin/python3 "$src/tests/scripts/tshark_analyzers.py" "$sw" "$tmp/live.pcap"
+rc=$?
+# the capture must hold every outcome this test is about, or it proves little
+for rcode in 0 2 3 5; do
+    n=$(tshark -r "$tmp/live.pcap" -Y "dns.flags.response == 1 && dns.flags.rcode == $rcode" 2>/dev/null | wc -l)
+    [ "$n" -gt 0 ] || { echo "FAIL: no DNS responses with rcode $rcode in the capture"; rc=1; }
+done
+for code in 200 301 404 500 503; do
+    n=$(tshark -r "$tmp/live.pcap" -Y "http.response.code == $code" 2>/dev/null | wc -l)
+    [ "$n" -gt 0 ] || { echo "FAIL: no HTTP $code in the capture"; rc=1; }
+done
+exit $rc
