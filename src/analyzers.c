@@ -542,16 +542,27 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
     }
     tcp_track_seq(w, fa, dir, t);
     if ((fl & TCP_ACK) && (fa->app == APP_HTTP || fa->app == APP_DNS)) {
-        struct deliver_ctx c = { w, f, (uint8_t)(dir ^ 1) };
-        uint64_t gap = 0;
-        stream_ack(&w->streams, &fa->stream[dir ^ 1], t->ack, deliver, &c, &gap);
-        if (gap)
-            server_for_sample(&w->servers, srv)->tcp_stream_gaps += gap;
+        struct stream_dir *peer = &fa->stream[dir ^ 1];
+        /* the peer's FIN takes a sequence number but no byte: acknowledging
+         * it is not evidence of a lost byte (covers a FIN seen out of order) */
+        bool fin_ack = fa->fin_seen[dir ^ 1] && t->ack == peer->next + 1;
+        if (!fin_ack) {
+            struct deliver_ctx c = { w, f, (uint8_t)(dir ^ 1) };
+            uint64_t gap = 0;
+            stream_ack(&w->streams, peer, t->ack, deliver, &c, &gap);
+            if (gap)
+                server_for_sample(&w->servers, srv)->tcp_stream_gaps += gap;
+        }
     }
     if (t->payload_len)
         tcp_payload(w, f, dir, t);
-    if (fl & TCP_FIN)
+    if (fl & TCP_FIN) {
         fa->fin_seen[dir] = 1;
+        /* in order: the FIN's sequence number follows the data */
+        struct stream_dir *sd = &fa->stream[dir];
+        if (sd->synced && sd->next == t->seq + t->payload_len)
+            sd->next++;
+    }
 }
 
 /* --------------------------------------------------------------- timers */

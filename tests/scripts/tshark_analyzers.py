@@ -26,6 +26,8 @@ TCP (server = destination of the stream's first SYN; streams without a SYN
                timeout: no SYN-ACK nor RST within 3 s of the first SYN
   resets       streams with a completed handshake and an RST after it
   retransmits  frames with tcp.analysis.retransmission and tcp.len > 0
+  gaps         0 bytes for a server none of whose streams has a frame with
+               tcp.analysis.lost_segment or ack_lost_segment (else unchecked)
 HTTP (server = server side of the TCP stream; tshark run with
       tcp.reassemble_out_of_order on; requests here have no body, so the
       frame tshark dates a request by is the one completing its head)
@@ -194,7 +196,8 @@ def main():
     tcp = fields(pcap, "tcp", ["tcp.stream", "frame.time_epoch", "ip.src", "ip.dst", "ipv6.src",
                  "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.flags.syn", "tcp.flags.ack",
                  "tcp.flags.reset", "tcp.len", "tcp.analysis.retransmission",
-                 "tcp.analysis.initial_rtt"])
+                 "tcp.analysis.initial_rtt", "tcp.analysis.lost_segment",
+                 "tcp.analysis.ack_lost_segment", "tcp.flags.fin"])
     streams = collections.defaultdict(list)
     for p in tcp:
         streams[p["tcp.stream"]].append(p)
@@ -203,6 +206,7 @@ def main():
     fail = collections.Counter()
     resets = collections.Counter()
     retx = collections.Counter()
+    lossy = set()
     T = lambda v: v in ("1", "True")
     for sid, pk in streams.items():
         syns = [p for p in pk if T(p["tcp.flags.syn"]) and not T(p["tcp.flags.ack"])]
@@ -231,6 +235,8 @@ def main():
             if after:
                 resets[srv] += 1
         retx[srv] += sum(1 for p in pk if p["tcp.analysis.retransmission"] and int(p["tcp.len"] or 0) > 0)
+        if any(p["tcp.analysis.lost_segment"] or p["tcp.analysis.ack_lost_segment"] for p in pk):
+            lossy.add(srv)
     for srv in sorted(conns):
         c.eq("tcp connections %s" % srv, get(m, "spanwatch_tcp_connections_total", server=srv), conns[srv])
         for why in ("reset", "timeout"):
@@ -239,6 +245,11 @@ def main():
         c.eq("tcp resets %s" % srv, get(m, "spanwatch_tcp_resets_total", server=srv), resets[srv])
         c.eq("tcp retransmits %s" % srv, get(m, "spanwatch_tcp_retransmits_total", server=srv), retx[srv])
         c.hist("tcp handshake rtt %s" % srv, m, "spanwatch_tcp_handshake_rtt_seconds", srv, rtts[srv])
+        # where tshark sees no lost segment in any of the server's streams,
+        # reassembly must not report missing bytes (FINs use a sequence number
+        # but carry none); with loss the byte count has no tshark equivalent
+        if srv not in lossy:
+            c.eq("tcp stream gaps %s" % srv, get(m, "spanwatch_tcp_stream_gaps_total", server=srv), 0)
 
     # ---- HTTP
     overrides = {}
