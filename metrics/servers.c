@@ -18,6 +18,9 @@ int server_registry_init(struct server_registry *r, const struct config *cfg)
     memset(r, 0, sizeof *r);
     r->max = cfg->max_servers;
     r->cfg = cfg;
+    for (unsigned i = 0; i < cfg->n_servers; i++)
+        if (cfg->servers[i].http_host[0])
+            r->host_groups = 1;
     uint64_t n = 16;
     while (n < (uint64_t)r->max * 2)
         n <<= 1;
@@ -97,6 +100,66 @@ static int group_matches(const struct server_group *g, const struct ip_addr *a, 
             return 0;
     }
     return 1;
+}
+
+static int endpoint_matches(const struct server_group *g, const struct ip_addr *a, uint16_t port)
+{
+    if (g->has_port && g->port != port)
+        return 0;
+    if (g->has_cidr) {
+        unsigned full = g->prefix / 8, rest = g->prefix % 8;
+        if (memcmp(a->b, g->net, full) != 0)
+            return 0;
+        if (rest && ((a->b[full] ^ g->net[full]) & (0xffu << (8 - rest)) & 0xffu))
+            return 0;
+    }
+    return 1;
+}
+
+static int host_equal(const char *want, const uint8_t *h, size_t n)
+{
+    /* drop ":port" (not inside an IPv6 literal) and a trailing dot */
+    size_t end = n;
+    for (size_t i = n; i > 0; i--) {
+        if (h[i - 1] == ']')
+            break;
+        if (h[i - 1] == ':') {
+            end = i - 1;
+            break;
+        }
+    }
+    if (end && h[end - 1] == '.')
+        end--;
+    size_t wl = strlen(want);
+    if (wl && want[wl - 1] == '.')
+        wl--;
+    if (wl != end)
+        return 0;
+    for (size_t i = 0; i < end; i++) {
+        uint8_t c = h[i], d = (uint8_t)want[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (uint8_t)(c + 32);
+        if (d >= 'A' && d <= 'Z')
+            d = (uint8_t)(d + 32);
+        if (c != d)
+            return 0;
+    }
+    return 1;
+}
+
+uint32_t server_registry_http(struct server_registry *r, const struct ip_addr *a, uint16_t port,
+                              const uint8_t *host, size_t host_len, uint32_t endpoint)
+{
+    for (unsigned i = 0; i < r->cfg->n_servers; i++) {
+        const struct server_group *g = &r->cfg->servers[i];
+        if (g->http_host[0]) {
+            if (host && host_equal(g->http_host, host, host_len) && endpoint_matches(g, a, port))
+                return server_registry_get(r, g->name);
+        } else if ((g->has_cidr || g->has_port) && endpoint_matches(g, a, port)) {
+            return endpoint; /* an endpoint group comes first: the flow's server is it */
+        }
+    }
+    return endpoint;
 }
 
 uint32_t server_registry_endpoint(struct server_registry *r, const struct ip_addr *a,

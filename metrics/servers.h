@@ -63,6 +63,7 @@ struct server_registry {
     struct histogram *h;       /* (max + 1) * SERVER_HIST_COUNT */
     uint64_t overflow_samples; /* spanwatch_servers_overflow_total */
     const struct config *cfg;  /* server groups */
+    int host_groups;           /* some group has match.http_host */
 };
 
 int server_registry_init(struct server_registry *r, const struct config *cfg);
@@ -71,6 +72,19 @@ void server_registry_free(struct server_registry *r);
 /* Index for a server endpoint: config group name, else "IP:port". */
 uint32_t server_registry_endpoint(struct server_registry *r, const struct ip_addr *a,
                                   uint16_t port);
+/* Server for an HTTP request to endpoint (a, port) with Host `host`: the
+ * first servers: group in config order that matches — a group with
+ * http_host matches when the Host (case-insensitive, without its :port and
+ * trailing dot) equals it and its cidr/port, if any, match the endpoint; a
+ * group without http_host matches on the endpoint alone — else `endpoint`
+ * (the flow's server). Called once per request head, never per packet. */
+uint32_t server_registry_http(struct server_registry *r, const struct ip_addr *a, uint16_t port,
+                              const uint8_t *host, size_t host_len, uint32_t endpoint);
+static inline int server_registry_has_host_groups(const struct server_registry *r)
+{
+    return r->host_groups;
+}
+
 /* Index for a label (creating it; __overflow__ when full). */
 uint32_t server_registry_get(struct server_registry *r, const char *label);
 

@@ -127,10 +127,25 @@ static void http_drop_queue(struct flow_app *fa)
     fa->q_len = 0;
 }
 
+/* The server an HTTP sample belongs to: a Host-matched group, else the flow's. */
+static uint32_t http_server_of(struct flow_app *fa)
+{
+    uint32_t hs = fa->msg[fa->client_dir].http_server;
+    return hs ? hs - 1 : fa->server - 1;
+}
+
 static void http_request(struct worker *w, struct flow *f, const struct http_msg *m)
 {
     struct flow_app *fa = flow_app(f);
-    struct server_stats *s = server_for_sample(&w->servers, fa->server - 1);
+    if (server_registry_has_host_groups(&w->servers)) {
+        /* packets towards the server carry the server's endpoint as dst */
+        const struct ip_addr *a = fa->client_dir == 0 ? &f->key.hi : &f->key.lo;
+        uint16_t port = fa->client_dir == 0 ? f->key.hi_port : f->key.lo_port;
+        uint32_t hs = server_registry_http(&w->servers, a, port, m->host.p, m->host.len,
+                                           fa->server - 1);
+        fa->msg[fa->client_dir].http_server = hs + 1;
+    }
+    struct server_stats *s = server_for_sample(&w->servers, http_server_of(fa));
     s->seen_http = 1;
     s->http_requests++;
     if (fa->q_len == HTTP_QUEUE) {
@@ -149,7 +164,7 @@ static uint8_t http_response(struct worker *w, struct flow *f, struct msg_dir *m
                              const struct http_msg *m)
 {
     struct flow_app *fa = flow_app(f);
-    uint32_t srv = fa->server - 1;
+    uint32_t srv = http_server_of(fa);
     struct server_stats *s = server_for_sample(&w->servers, srv);
     s->seen_http = 1;
     if (!fa->q_len)

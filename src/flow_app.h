@@ -40,7 +40,11 @@ enum msg_state {
 
 struct msg_dir {
     uint8_t state;
-    uint8_t pad[7];
+    uint8_t pad[3];
+    /* client direction only: server index + 1 chosen by the Host header of
+     * the latest request (a servers: group with http_host); 0 = the flow's
+     * server. Responses and latencies go to the same server. */
+    uint32_t http_server;
     uint64_t remaining;
     uint64_t first_byte_ns;  /* time of the first byte of the message being read */
 };

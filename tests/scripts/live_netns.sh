@@ -152,6 +152,10 @@ for round in 1 2 3; do
     C curl -s --max-time 5 -w '%{http_code} ' -g -o /dev/null "http://[fd77::1]/" \
         -o /dev/null "http://[fd77::1]/nope"
     C curl -s -o /dev/null --max-time 5 -I "$u/index.html"
+    # virtual host traffic, grouped by the Host header in the second check
+    args=()
+    for path in / /missing /error /; do args+=(-o /dev/null "$u$path"); done
+    C curl -s --max-time 5 -w '%{http_code} ' -H "Host: API.example.test:80" "${args[@]}"
     for name in www.example.test mail.example.test nosuch.example.test x.refused.test; do
         C dig +time=2 +tries=1 @10.77.0.1 "$name" >/dev/null
         C dig +tcp +time=2 +tries=1 @10.77.0.1 "$name" AAAA >/dev/null
@@ -171,6 +175,16 @@ echo "captured $frames frames"
 [ -n "$keep" ] && cp "$tmp/live.pcap" "$keep"
 /usr/bin/python3 "$src/tests/scripts/tshark_analyzers.py" "$sw" "$tmp/live.pcap"
 rc=$?
+# the same capture with a servers: group chosen by the HTTP Host header
+cat > "$tmp/hosts.yaml" <<CONF
+servers:
+  - name: api
+    match: { port: 80, http_host: api.example.test }
+CONF
+/usr/bin/python3 "$src/tests/scripts/tshark_analyzers.py" --config "$tmp/hosts.yaml" \
+    --host-group api=api.example.test "$sw" "$tmp/live.pcap" || rc=1
+grep -q 'server="api"' < <("$sw" -q -r "$tmp/live.pcap" -c "$tmp/hosts.yaml" --metrics-out -) ||
+    { echo "FAIL: no series for the Host group"; rc=1; }
 # the capture must hold every outcome this test is about, or it proves little
 for rcode in 0 2 3 5; do
     n=$(tshark -r "$tmp/live.pcap" -Y "dns.flags.response == 1 && dns.flags.rcode == $rcode" 2>/dev/null | wc -l)

@@ -56,9 +56,10 @@ DNS_TIMEOUT, HS_TIMEOUT = 5.0, 3.0
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 
 
-def metrics(spanwatch, pcap):
+def metrics(spanwatch, pcap, config=None):
     with tempfile.NamedTemporaryFile("r", suffix=".prom") as f:
-        subprocess.run([spanwatch, "-q", "-r", pcap, "--metrics-out", f.name], check=True)
+        subprocess.run([spanwatch, "-q", "-r", pcap, "--metrics-out", f.name] +
+                       (["-c", config] if config else []), check=True)
         out = {}
         for line in f.read().splitlines():
             if line and not line.startswith("#"):
@@ -143,9 +144,33 @@ class Checker:
             print("FAIL %s sum: spanwatch %.9f, tshark %.9f" % (what, ours, s))
 
 
+host_groups = {}
+
+
+def host_key(h):
+    h = h.lower()
+    if not h.endswith("]") and ":" in h:
+        h = h.rsplit(":", 1)[0]
+    return h.rstrip(".")
+
+
 def main():
+    # options: --config FILE (passed to spanwatch) and --host-group NAME=HOST,
+    # which must mirror a servers: group of that config with only
+    # match.http_host: HTTP requests whose Host is HOST belong to NAME
+    global host_groups
+    args = sys.argv[1:]
+    config = None
+    while args and args[0].startswith("--"):
+        opt = args.pop(0)
+        if opt == "--config":
+            config = args.pop(0)
+        elif opt == "--host-group":
+            name, host = args.pop(0).split("=", 1)
+            host_groups[host_key(host)] = name
+    sys.argv = [sys.argv[0]] + args
     sw, pcap = sys.argv[1], sys.argv[2]
-    m = metrics(sw, pcap)
+    m = metrics(sw, pcap, config)
     c = Checker()
     last = float(fields(pcap, "frame", ["frame.time_epoch"])[-1]["frame.time_epoch"])
 
@@ -263,7 +288,7 @@ def main():
              for p in fields(pcap, "frame", ["frame.number", "frame.time_epoch"])}
     http = fields_all(pcap, "http && tcp", ["frame.number", "tcp.stream", "ip.src", "ip.dst",
                       "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "http.request.method",
-                      "http.response.code", "http.request_in", "tcp.segment"],
+                      "http.response.code", "http.request_in", "tcp.segment", "http.host"],
                       ["-o", "tcp.reassemble_out_of_order:TRUE"])
     hreq = collections.Counter()
     hcodes = collections.Counter()
@@ -279,17 +304,23 @@ def main():
         srv, cport = server_of.get(sid, (ep(src, p["tcp.srcport"]), p["tcp.dstport"]))
         if cport in overrides:
             continue
-        for _ in filter(None, p["http.request.method"].split(",")):
-            hreq[srv] += 1
-            waiting[sid].append(p["frame.number"])
+        hosts = p["http.host"].split(",") if p["http.host"] else []
+        for i, _ in enumerate(filter(None, p["http.request.method"].split(","))):
+            label = srv
+            if host_groups and i < len(hosts) and host_key(hosts[i]) in host_groups:
+                label = host_groups[host_key(hosts[i])]
+            hreq[label] += 1
+            waiting[sid].append((p["frame.number"], label))
         for code in filter(None, p["http.response.code"].split(",")):
             first = times[p["tcp.segment"].split(",")[0]] if p["tcp.segment"] else times[p["frame.number"]]
             if not waiting[sid]:
                 continue
-            hcodes[(srv, int(code))] += 1
+            frame, label = waiting[sid][0]
+            hcodes[(label, int(code))] += 1
             if 100 <= int(code) < 200 and int(code) != 101:
                 continue
-            hlat[srv].append(round(first - times[waiting[sid].popleft()], 9))
+            waiting[sid].popleft()
+            hlat[label].append(round(first - times[frame], 9))
     for cport, kv in overrides.items():
         srvs = {v[0] for k, v in server_of.items() if v[1] == cport}
         srv = srvs.pop() if srvs else None
