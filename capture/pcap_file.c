@@ -11,6 +11,7 @@
 #include "source.h"
 
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +79,18 @@ static int pcap_src_next_burst(struct source *s, struct sw_packet *pkts, unsigne
             put(ps, &pkts[n++], h, data, &used);
             continue;
         }
-        if (rc == 0) /* live: buffer timeout */
+        if (rc == 0) { /* live, non-blocking: nothing ready */
+            if (n == 0) {
+                /* wait at most 10 ms, so the caller's loop sees signals,
+                 * snapshot requests (a scrape waits for the next turn of
+                 * the loop) and reloads even on an idle link; in immediate
+                 * mode libpcap itself would block with no timeout */
+                struct pollfd pfd = { pcap_get_selectable_fd(ps->pc), POLLIN, 0 };
+                if (pfd.fd >= 0)
+                    poll(&pfd, 1, 10);
+            }
             break;
+        }
         if (n > 0) {
             /* Report EOF/error on the next call, after these packets are used.
              * libpcap keeps returning the same status. */
@@ -225,6 +236,10 @@ struct source *source_pcap_open_live(const char *iface, const char *bpf_filter,
         goto fail;
     }
     ps->ts_nano = pcap_get_tstamp_precision(ps->pc) == PCAP_TSTAMP_PRECISION_NANO;
+    if (pcap_setnonblock(ps->pc, 1, perr) != 0) {
+        snprintf(err, errlen, "%s: cannot make capture non-blocking: %s", iface, perr);
+        goto fail;
+    }
     set_linktype(ps);
     if (apply_filter(ps, bpf_filter, err, errlen) != 0)
         goto fail;

@@ -46,16 +46,13 @@ static void server_open(FILE *out, const char *name, const char *suffix,
     fputc('"', out);
 }
 
-/* one counter sample per server that has seen this protocol */
-#define PER_SERVER(reg, flag, body)                                     \
-    for (uint32_t _i = 0; _i <= (reg)->max; _i++) {                     \
-        const struct server_stats *s = &(reg)->s[_i];                   \
-        if (!s->flag || (_i >= (reg)->count && _i != (reg)->max))       \
+/* one sample (or series) per server that has seen this protocol */
+#define PER_SERVER(v, flag, body)                                       \
+    for (uint32_t _i = 0; _i < (v)->nservers; _i++) {                   \
+        const struct server_snap *sv = &(v)->servers[_i];               \
+        const struct server_stats *s = &sv->st;                         \
+        if (!s->flag)                                                   \
             continue;                                                   \
-        const struct histogram *h_dns = &(reg)->h[(size_t)_i * SERVER_HIST_COUNT + HIST_DNS]; \
-        const struct histogram *h_rtt = &(reg)->h[(size_t)_i * SERVER_HIST_COUNT + HIST_TCP_RTT]; \
-        const struct histogram *h_http = &(reg)->h[(size_t)_i * SERVER_HIST_COUNT + HIST_HTTP]; \
-        (void)h_dns; (void)h_rtt; (void)h_http;                         \
         body                                                            \
     }
 
@@ -66,13 +63,11 @@ static void counter1(FILE *out, const char *name, const struct server_stats *s, 
 }
 
 static void histogram_series(FILE *out, const char *name, const struct server_stats *s,
-                             const struct histogram *h)
+                             const struct hist_snap *h)
 {
-    uint64_t le[HIST_LE_COUNT];
-    hist_le_counts(h, le);
     for (int k = 0; k < HIST_LE_COUNT; k++) {
         server_open(out, name, "_bucket", s);
-        fprintf(out, ",le=\"%g\"} %" PRIu64 "\n", hist_le_seconds[k], le[k]);
+        fprintf(out, ",le=\"%g\"} %" PRIu64 "\n", hist_le_seconds[k], h->le[k]);
     }
     server_open(out, name, "_bucket", s);
     fprintf(out, ",le=\"+Inf\"} %" PRIu64 "\n", h->count);
@@ -82,7 +77,7 @@ static void histogram_series(FILE *out, const char *name, const struct server_st
     fprintf(out, "} %" PRIu64 "\n", h->count);
 }
 
-static void render_servers(FILE *out, const struct server_registry *r)
+static void render_servers(FILE *out, const struct metrics_view *r)
 {
     family(out, "spanwatch_dns_queries_total", "counter", "DNS queries seen (UDP and TCP).");
     PER_SERVER(r, seen_dns, counter1(out, "spanwatch_dns_queries_total", s, s->dns_queries);)
@@ -101,7 +96,7 @@ static void render_servers(FILE *out, const struct server_registry *r)
                counter1(out, "spanwatch_dns_unmatched_responses_total", s, s->dns_unmatched);)
     family(out, "spanwatch_dns_latency_seconds", "histogram",
            "DNS query to matching response.");
-    PER_SERVER(r, seen_dns, histogram_series(out, "spanwatch_dns_latency_seconds", s, h_dns);)
+    PER_SERVER(r, seen_dns, histogram_series(out, "spanwatch_dns_latency_seconds", s, &sv->h[HIST_DNS]);)
 
     family(out, "spanwatch_tcp_connections_total", "counter",
            "TCP connection attempts (first SYN).");
@@ -115,7 +110,7 @@ static void render_servers(FILE *out, const struct server_registry *r)
     })
     family(out, "spanwatch_tcp_handshake_rtt_seconds", "histogram",
            "TCP first SYN to the ACK that completes the handshake.");
-    PER_SERVER(r, seen_tcp, histogram_series(out, "spanwatch_tcp_handshake_rtt_seconds", s, h_rtt);)
+    PER_SERVER(r, seen_tcp, histogram_series(out, "spanwatch_tcp_handshake_rtt_seconds", s, &sv->h[HIST_TCP_RTT]);)
     family(out, "spanwatch_tcp_resets_total", "counter",
            "TCP connections reset after the handshake (counted once per connection).");
     PER_SERVER(r, seen_tcp, counter1(out, "spanwatch_tcp_resets_total", s, s->tcp_resets);)
@@ -137,7 +132,7 @@ static void render_servers(FILE *out, const struct server_registry *r)
     })
     family(out, "spanwatch_http_latency_seconds", "histogram",
            "HTTP request fully sent (headers complete) to the first byte of its response.");
-    PER_SERVER(r, seen_http, histogram_series(out, "spanwatch_http_latency_seconds", s, h_http);)
+    PER_SERVER(r, seen_http, histogram_series(out, "spanwatch_http_latency_seconds", s, &sv->h[HIST_HTTP]);)
 }
 
 int expo_render(FILE *out, const struct metrics_view *v)
@@ -191,10 +186,9 @@ int expo_render(FILE *out, const struct metrics_view *v)
 
     family(out, "spanwatch_servers_overflow_total", "counter",
            "Samples folded into server=\"__overflow__\" because limits.max_servers was reached.");
-    fprintf(out, "spanwatch_servers_overflow_total %" PRIu64 "\n",
-            v->servers ? v->servers->overflow_samples : 0);
+    fprintf(out, "spanwatch_servers_overflow_total %" PRIu64 "\n", v->servers_overflow);
     if (v->servers)
-        render_servers(out, v->servers);
+        render_servers(out, v);
 
     family(out, "spanwatch_config_last_reload_successful", "gauge",
            "1 if the last configuration (re)load succeeded.");

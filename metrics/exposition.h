@@ -13,6 +13,7 @@
 #include "../decode/decode_errors.h"
 #include "../decode/flow_table.h"
 #include "servers.h"
+#include "snapshot.h"
 
 #define METRICS_MAX_WORKERS 256
 #define METRICS_MAX_SOURCES 8
@@ -27,7 +28,9 @@ struct metrics_view {
     uint64_t decode_errors[DERR_COUNT];
     uint64_t flows_active[FLOW_PROTO_COUNT];
     uint64_t flow_evictions[FLOW_EVICT_COUNT];
-    const struct server_registry *servers; /* merged across workers; NULL = none */
+    const struct server_snap *servers;     /* sorted by label; merged across workers */
+    uint32_t nservers;
+    uint64_t servers_overflow;
     int config_reload_ok;
     uint64_t config_hash;
     double scrape_duration_seconds;

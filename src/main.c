@@ -4,6 +4,8 @@
  * renders what the workers counted.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -17,6 +19,8 @@
 #include "../decode/decode.h"
 #include "../metrics/config.h"
 #include "../metrics/exposition.h"
+#include "../metrics/snapshot.h"
+#include "../metrics/web.h"
 #include "worker.h"
 
 #ifndef SPANWATCH_VERSION
@@ -28,9 +32,10 @@
 
 static const char usage_text[] =
     "usage: spanwatch -i IFACE [--backend pcap|afpacket|afxdp|dpdk] [-w N] [-c FILE]\n"
-    "                          [--web.listen-address ADDR] [-f 'BPF filter']\n"
+    "                          [--web.listen-address ADDR] [--web.config.file FILE]\n"
+    "                          [-f 'BPF filter']\n"
     "       spanwatch -r FILE.pcap [-c FILE] [-f 'BPF filter'] [--metrics-out FILE]\n"
-    "                          [--alerts-out FILE]\n"
+    "                          [--alerts-out FILE] [--web.listen-address ADDR]\n"
     "       spanwatch --check-config FILE\n"
     "       spanwatch --version | --help\n";
 
@@ -52,8 +57,14 @@ static const char help_text[] =
     "      --metrics-out FILE     write the final Prometheus exposition to FILE\n"
     "                             when the run ends ('-' = stdout)\n"
     "      --alerts-out FILE      write alert transitions as JSON lines to FILE\n"
-    "      --web.listen-address A address for /metrics (default :9560; not served\n"
-    "                             by this version)\n"
+    "\n"
+    "HTTP endpoint (/metrics, /-/healthy, /-/ready, POST /-/reload):\n"
+    "      --web.listen-address A [HOST]:PORT to serve on (default :9560, all\n"
+    "                             addresses); with -r only when given; 'none'\n"
+    "                             disables it\n"
+    "      --web.config.file FILE TLS certificate/key and basic-auth users\n"
+    "                             (Prometheus exporter-toolkit format)\n"
+    "\n"
     "  -q, --quiet                no progress line and no end-of-run summary\n"
     "      --check-config FILE    validate FILE and exit (0 valid, 2 invalid)\n"
     "  -V, --version              print version and exit\n"
@@ -68,6 +79,7 @@ enum long_only {
     OPT_ALERTS_OUT,
     OPT_LISTEN,
     OPT_CHECK_CONFIG,
+    OPT_WEB_CONFIG,
 };
 
 struct options {
@@ -79,17 +91,22 @@ struct options {
     const char *metrics_out;
     const char *alerts_out;
     const char *listen;
+    int listen_given;
+    const char *web_config;
     const char *check_config;
     unsigned workers;
     int quiet;
 };
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGHUP)
+        reload_requested = 1;
+    else
+        stop_requested = 1;
 }
 
 static double mono_now(void)
@@ -124,6 +141,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "alerts-out", required_argument, NULL, OPT_ALERTS_OUT },
         { "web.listen-address", required_argument, NULL, OPT_LISTEN },
         { "check-config", required_argument, NULL, OPT_CHECK_CONFIG },
+        { "web.config.file", required_argument, NULL, OPT_WEB_CONFIG },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -159,7 +177,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_BACKEND: o->backend = optarg; break;
         case OPT_METRICS_OUT: o->metrics_out = optarg; break;
         case OPT_ALERTS_OUT: o->alerts_out = optarg; break;
-        case OPT_LISTEN: o->listen = optarg; break;
+        case OPT_LISTEN: o->listen = optarg; o->listen_given = 1; break;
+        case OPT_WEB_CONFIG: o->web_config = optarg; break;
         case OPT_CHECK_CONFIG: o->check_config = optarg; break;
         case ':':
             return usage_error("option '%s' needs an argument", argv[optind - 1]);
@@ -185,31 +204,131 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
-static void fill_view(struct metrics_view *v, const struct worker *w, unsigned nw,
-                      struct source *src, const struct config *cfg)
+/* Worker side: copy what the exposition shows into s (O(servers)). */
+static void worker_snapshot(struct worker_snap *s, struct worker *w, struct source *src)
+{
+    s->packets = w->packets;
+    s->bytes = w->bytes;
+    memcpy(s->decode_errors, w->dec.errors, sizeof s->decode_errors);
+    for (int p = 0; p < FLOW_PROTO_COUNT; p++)
+        s->flows_active[p] = w->flows.active[p];
+    for (int r = 0; r < FLOW_EVICT_COUNT; r++)
+        s->flow_evictions[r] = w->flows.evictions[r];
+    struct source_stats st;
+    source_stats(src, &st); /* a syscall per snapshot, not per packet */
+    s->source_drops = st.kernel_drops + st.iface_drops;
+    worker_snap_servers(s, &w->servers);
+}
+
+/* State shared between the packet loop and the HTTP thread. */
+struct app {
+    struct publisher pub;
+    pthread_mutex_t scrape_lock;   /* one render at a time (never taken by the worker) */
+    pthread_mutex_t reload_lock;
+    const char *source_name;
+    const char *config_path;
+    atomic_int ready;
+    atomic_int finished;           /* the packet loop ended: use the last snapshot */
+    atomic_int reload_ok;
+    _Atomic uint64_t config_hash;
+    double last_scrape_s;
+};
+
+static void fill_view(struct metrics_view *v, const struct worker_snap *const *snaps, unsigned nw,
+                      const char *source_name, int reload_ok, uint64_t config_hash)
 {
     memset(v, 0, sizeof *v);
     v->nworkers = nw;
+    uint64_t drops = 0;
     for (unsigned i = 0; i < nw; i++) {
-        v->packets[i] = w[i].packets;
-        v->bytes[i] = w[i].bytes;
+        const struct worker_snap *s = snaps[i];
+        v->packets[i] = s->packets;
+        v->bytes[i] = s->bytes;
         for (int e = 0; e < DERR_COUNT; e++)
-            v->decode_errors[e] += w[i].dec.errors[e];
+            v->decode_errors[e] += s->decode_errors[e];
         for (int p = 0; p < FLOW_PROTO_COUNT; p++)
-            v->flows_active[p] += w[i].flows.active[p];
+            v->flows_active[p] += s->flows_active[p];
         for (int r = 0; r < FLOW_EVICT_COUNT; r++)
-            v->flow_evictions[r] += w[i].flows.evictions[r];
+            v->flow_evictions[r] += s->flow_evictions[r];
+        v->servers_overflow += s->overflow_samples;
+        drops += s->source_drops;
     }
-    struct source_stats st;
-    source_stats(src, &st);
     v->nsources = 1;
-    v->source_name[0] = src->name;
-    v->source_drops[0] = st.kernel_drops + st.iface_drops;
-    v->servers = &w[0].servers; /* one worker in this version */
-    v->config_reload_ok = 1;
-    v->config_hash = cfg->hash;
+    v->source_name[0] = source_name;
+    v->source_drops[0] = drops;
+    v->servers = snaps[0]->servers; /* one worker in this version */
+    v->nservers = snaps[0]->nservers;
+    v->config_reload_ok = reload_ok;
+    v->config_hash = config_hash;
     v->version = SPANWATCH_VERSION;
     v->backends = "pcap";
+}
+
+static int web_render(void *ctx, FILE *out)
+{
+    struct app *a = ctx;
+    pthread_mutex_lock(&a->scrape_lock);
+    double t0 = mono_now();
+    int fresh = 0;
+    const struct worker_snap *snap = atomic_load(&a->finished)
+                                         ? publisher_latest(&a->pub)
+                                         : publisher_request(&a->pub, 1000, &fresh);
+    struct metrics_view *v = malloc(sizeof *v);
+    int rc = -1;
+    if (v) {
+        fill_view(v, &snap, 1, a->source_name, atomic_load(&a->reload_ok),
+                  atomic_load(&a->config_hash));
+        v->scrape_duration_seconds = a->last_scrape_s;
+        rc = expo_render(out, v);
+        free(v);
+    }
+    a->last_scrape_s = mono_now() - t0;
+    pthread_mutex_unlock(&a->scrape_lock);
+    return rc;
+}
+
+static int web_ready(void *ctx)
+{
+    struct app *a = ctx;
+    return atomic_load(&a->ready) && !atomic_load(&a->finished);
+}
+
+/* Reload (SIGHUP or POST /-/reload): all or nothing. A file that fails
+ * validation leaves the running config in place and sets
+ * spanwatch_config_last_reload_successful to 0. */
+static int app_reload(void *ctx, char *msg, size_t msglen)
+{
+    struct app *a = ctx;
+    int rc = 0;
+    pthread_mutex_lock(&a->reload_lock);
+    if (!a->config_path) {
+        snprintf(msg, msglen, "no -c file: nothing to reload");
+    } else {
+        struct config *c = malloc(sizeof *c);
+        if (!c) {
+            snprintf(msg, msglen, "out of memory");
+            rc = -1;
+        } else if (config_load(a->config_path, c, msg, msglen) != 0) {
+            atomic_store(&a->reload_ok, 0);
+            fprintf(stderr, "spanwatch: reload failed, keeping the running config: %s\n", msg);
+            rc = -1;
+        } else {
+            /* valid; but limits and servers: are only applied at start in this
+             * version, so the running config (and its hash) stay as they are */
+            atomic_store(&a->reload_ok, 1);
+            if (c->hash != atomic_load(&a->config_hash)) {
+                snprintf(msg, msglen, "%s is valid, but this version applies limits and "
+                                      "servers only at start: restart to use it",
+                         a->config_path);
+                fprintf(stderr, "spanwatch: reload: %s\n", msg);
+            } else {
+                snprintf(msg, msglen, "unchanged");
+            }
+        }
+        free(c);
+    }
+    pthread_mutex_unlock(&a->reload_lock);
+    return rc;
 }
 
 static int write_metrics(const char *path, const struct metrics_view *v)
@@ -397,7 +516,7 @@ static int check_config(const char *path)
 int main(int argc, char **argv)
 {
     struct options o;
-    struct config cfg;
+    static struct config cfg;
     char err[1024];
     int rc = parse_args(argc, argv, &o);
     if (rc != 0)
@@ -410,18 +529,25 @@ int main(int argc, char **argv)
             fprintf(stderr, "spanwatch: %s\n", err);
             return EXIT_USAGE;
         }
-        if (!o.quiet && (cfg.n_servers || cfg.n_rules || cfg.has_alertmanager))
-            fprintf(stderr, "spanwatch: %s: note: servers, rules and alertmanager sections "
-                            "are accepted but not acted on by this version\n", o.config);
+        if (!o.quiet && (cfg.n_rules || cfg.has_alertmanager))
+            fprintf(stderr, "spanwatch: %s: note: rules and alertmanager sections are accepted "
+                            "but not acted on by this version\n", o.config);
     } else {
         config_defaults(&cfg);
     }
     if (o.workers > 1 && !o.quiet)
         fprintf(stderr, "spanwatch: note: this version runs one worker; -w %u ignored\n",
                 o.workers);
-    if (o.iface && !o.quiet)
-        fprintf(stderr, "spanwatch: note: the HTTP endpoint (%s) is not served by this "
-                        "version; use --metrics-out and stop with Ctrl-C\n", o.listen);
+
+    /* the endpoint: always for live capture, for -r only when asked */
+    int serve = strcmp(o.listen, "none") != 0 && (o.iface || o.listen_given);
+    static struct web_config wc;
+    if (o.web_config) {
+        if (web_config_load(o.web_config, &wc, err, sizeof err) != 0) {
+            fprintf(stderr, "spanwatch: --web.config.file %s\n", err);
+            return EXIT_USAGE;
+        }
+    }
 
     struct source *src = o.read_file
                              ? source_pcap_open_file(o.read_file, o.filter, err, sizeof err)
@@ -454,17 +580,49 @@ int main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
 
+    static struct app app;
+    if (publisher_init(&app.pub, cfg.max_servers) != 0) {
+        fprintf(stderr, "spanwatch: cannot allocate metric snapshots for limits.max_servers=%u\n",
+                cfg.max_servers);
+        source_close(src);
+        return EXIT_RUNTIME;
+    }
+    pthread_mutex_init(&app.scrape_lock, NULL);
+    pthread_mutex_init(&app.reload_lock, NULL);
+    app.source_name = src->name;
+    app.config_path = o.config;
+    atomic_store(&app.reload_ok, 1);
+    atomic_store(&app.config_hash, cfg.hash);
+
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct web *web = NULL;
+    if (serve) {
+        struct web_handlers h = { web_render, app_reload, web_ready, &app };
+        web = web_start(o.listen, &wc, NULL, &h, err, sizeof err);
+        if (!web) {
+            fprintf(stderr, "spanwatch: %s\n", err);
+            worker_free(&w);
+            source_close(src);
+            return EXIT_RUNTIME;
+        }
+        if (!o.quiet)
+            fprintf(stderr, "spanwatch: serving /metrics on %s%s%s\n", o.listen,
+                    wc.cert_pem ? " (TLS)" : "", wc.nusers ? " (basic auth)" : "");
+    }
 
     int show_progress = !o.quiet && isatty(STDERR_FILENO);
     double t0 = mono_now(), last_progress = t0;
     unsigned bursts = 0;
     struct sw_packet burst[SOURCE_BURST_MAX];
     rc = 0;
+    atomic_store(&app.ready, 1);
     while (!stop_requested) {
         int n = source_next_burst(src, burst, SOURCE_BURST_MAX);
         if (n == SOURCE_EOF)
@@ -476,6 +634,16 @@ int main(int argc, char **argv)
             break;
         }
         worker_handle_burst(&w, burst, (unsigned)n);
+        if (publisher_wanted(&app.pub)) {
+            worker_snapshot(publisher_back(&app.pub), &w, src);
+            publisher_publish(&app.pub);
+        }
+        if (reload_requested) {
+            reload_requested = 0;
+            char msg[1024];
+            if (app_reload(&app, msg, sizeof msg) == 0 && !o.quiet)
+                fprintf(stderr, "spanwatch: SIGHUP: config %s\n", msg);
+        }
         if (show_progress && (++bursts & 255) == 0) {
             double now = mono_now();
             if (now - last_progress >= 0.5) {
@@ -489,17 +657,30 @@ int main(int argc, char **argv)
     if (show_progress && bursts >= 256)
         fputs("\r\033[K", stderr);
 
-    struct metrics_view view;
-    fill_view(&view, &w, 1, src, &cfg);
+    /* final numbers: one last snapshot, for the endpoint and --metrics-out */
+    worker_snapshot(publisher_back(&app.pub), &w, src);
+    publisher_publish(&app.pub);
+    atomic_store(&app.finished, 1);
     if (o.metrics_out) {
-        view.scrape_duration_seconds = 0;
-        if (write_metrics(o.metrics_out, &view) != 0)
+        const struct worker_snap *snap = publisher_latest(&app.pub);
+        struct metrics_view *view = malloc(sizeof *view);
+        if (!view) {
             rc = EXIT_RUNTIME;
+        } else {
+            fill_view(view, &snap, 1, src->name, atomic_load(&app.reload_ok),
+                      atomic_load(&app.config_hash));
+            if (write_metrics(o.metrics_out, view) != 0)
+                rc = EXIT_RUNTIME;
+            free(view);
+        }
     }
     if (!o.quiet)
         summary(src, &w, wall);
+    web_stop(web);
+    web_config_free(&wc);
     if (alerts && alerts != stdout)
         fclose(alerts);
+    publisher_free(&app.pub);
     worker_free(&w);
     source_close(src);
     return rc;
