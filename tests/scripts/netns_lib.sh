@@ -1,0 +1,123 @@
+# netns_lib.sh — sourced by the live tests. Builds two network namespaces
+# joined by a veth pair (offloads off, so captures see wire-size segments):
+# the server side ($ns_s, 10.77.0.1 / fd77::1 on $if_s) runs real nginx
+# (200, 301 /moved, 404, 500 /error, 503 /unavailable, /big.html of 200 KB,
+# keep-alive) and real unbound (www/mail.example.test, NXDOMAIN for other
+# example.test names, REFUSED for refused.test, SERVFAIL for broken.lan);
+# the client side ($ns_c, 10.77.0.2 / fd77::2 on $if_c) is where traffic
+# comes from. S/C run a command in either namespace. Everything started is
+# recorded in pids[] and stopped, with the namespaces and $tmp, by the EXIT
+# trap. Needs root; the caller checks.
+#
+# Before sourcing, set tmp_prefix (optional).
+
+id=$$
+ns_s=swsrv$id
+ns_c=swcli$id
+if_s=sws$id
+if_c=swc$id
+tmp=$(mktemp -d "/tmp/${tmp_prefix:-spanwatch-live}.XXXXXX")
+chmod 755 "$tmp"
+pids=()
+
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null
+    done
+    ip netns del "$ns_s" 2>/dev/null
+    ip netns del "$ns_c" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+S() { ip netns exec "$ns_s" "$@"; }
+C() { ip netns exec "$ns_c" "$@"; }
+
+ip netns add "$ns_s" && ip netns add "$ns_c" || { echo "FAIL: cannot create namespaces"; exit 1; }
+ip link add "$if_s" type veth peer name "$if_c" || { echo "FAIL: cannot create veth"; exit 1; }
+ip link set "$if_s" netns "$ns_s"
+ip link set "$if_c" netns "$ns_c"
+S ip addr add 10.77.0.1/24 dev "$if_s"
+C ip addr add 10.77.0.2/24 dev "$if_c"
+S ip addr add fd77::1/64 dev "$if_s" nodad
+C ip addr add fd77::2/64 dev "$if_c" nodad
+for x in S C; do $x ip link set lo up; done
+S ip link set "$if_s" up
+C ip link set "$if_c" up
+S ethtool -K "$if_s" tso off gso off gro off >/dev/null 2>&1
+C ethtool -K "$if_c" tso off gso off gro off >/dev/null 2>&1
+
+# --- nginx ---------------------------------------------------------------
+mkdir -p "$tmp/www"
+echo "hello" > "$tmp/www/index.html"
+head -c 200000 /dev/zero | tr '\0' 'x' > "$tmp/www/big.html"
+cat > "$tmp/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log;
+user nobody nogroup;
+events { worker_connections 64; }
+http {
+    access_log $tmp/nginx-access.log;
+    client_body_temp_path $tmp/cb; proxy_temp_path $tmp/pt; fastcgi_temp_path $tmp/ft;
+    uwsgi_temp_path $tmp/ut; scgi_temp_path $tmp/st;
+    keepalive_timeout 30;
+    server {
+        listen 10.77.0.1:80;
+        listen [fd77::1]:80;
+        root $tmp/www;
+        location = /moved { return 301 /index.html; }
+        location = /error { return 500; }
+        location = /unavailable { return 503; }
+    }
+}
+CONF
+# started with `ip netns exec` directly (not through S) so $! is the server's PID
+ip netns exec "$ns_s" nginx -c "$tmp/nginx.conf" -p "$tmp" >"$tmp/nginx.out" 2>&1 &
+pids+=($!)
+
+# --- unbound ---------------------------------------------------------------
+cat > "$tmp/unbound.conf" <<CONF
+server:
+    interface: 10.77.0.1
+    port: 53
+    do-ip6: no
+    access-control: 10.77.0.0/24 allow
+    username: ""
+    chroot: ""
+    directory: "$tmp"
+    pidfile: "$tmp/unbound.pid"
+    use-syslog: no
+    logfile: "$tmp/unbound.log"
+    module-config: "iterator"
+    do-not-query-localhost: no
+    local-zone: "example.test." static
+    local-data: "www.example.test. 60 IN A 192.0.2.10"
+    local-data: "mail.example.test. 60 IN A 192.0.2.25"
+    local-data: "www.example.test. 60 IN AAAA 2001:db8::10"
+    local-zone: "refused.test." refuse
+# SERVFAIL: a zone whose only server refuses TCP connections (over UDP
+# unbound would keep retrying for longer than dig waits)
+stub-zone:
+    name: "broken.lan."
+    stub-addr: 127.0.0.1@5399
+    stub-tcp-upstream: yes
+remote-control:
+    control-enable: no
+CONF
+ip netns exec "$ns_s" unbound -d -c "$tmp/unbound.conf" >"$tmp/unbound.out" 2>&1 &
+pids+=($!)
+
+# wait (bounded) for both servers
+ready=0
+for _ in $(seq 100); do
+    if C curl -s -o /dev/null --max-time 1 http://10.77.0.1/ &&
+       C dig +short +time=1 +tries=1 @10.77.0.1 www.example.test >/dev/null 2>&1; then
+        ready=1; break
+    fi
+    sleep 0.1
+done
+[ $ready = 1 ] || { echo "FAIL: nginx/unbound did not come up"; cat "$tmp"/*.log; exit 1; }
+
