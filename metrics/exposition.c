@@ -5,6 +5,7 @@
 #include "exposition.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 static void family(FILE *out, const char *name, const char *type, const char *help)
 {
@@ -13,7 +14,13 @@ static void family(FILE *out, const char *name, const char *type, const char *he
 
 void expo_write_label_value(FILE *out, const char *s)
 {
-    for (; *s; s++) {
+    /* runs of ordinary bytes go out in one fwrite */
+    while (*s) {
+        size_t n = strcspn(s, "\\\"\n");
+        if (n) {
+            fwrite(s, 1, n, out);
+            s += n;
+        }
         switch (*s) {
         case '\\':
             fputs("\\\\", out);
@@ -25,9 +32,24 @@ void expo_write_label_value(FILE *out, const char *s)
             fputs("\\n", out);
             break;
         default:
-            fputc(*s, out);
+            return;
         }
+        s++;
     }
+}
+
+/* " <n>\n" without printf's format interpretation (hot in large scrapes) */
+static void value_u64(FILE *out, uint64_t n)
+{
+    char buf[24];
+    char *p = buf + sizeof buf;
+    *--p = '\n';
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    *--p = ' ';
+    fwrite(p, 1, (size_t)(buf + sizeof buf - p), out);
 }
 
 static void sample_u64_1(FILE *out, const char *name, const char *label, const char *value,
@@ -41,7 +63,9 @@ static void sample_u64_1(FILE *out, const char *name, const char *label, const c
 static void server_open(FILE *out, const char *name, const char *suffix,
                         const struct server_stats *s)
 {
-    fprintf(out, "%s%s{server=\"", name, suffix);
+    fputs(name, out);
+    fputs(suffix, out);
+    fputs("{server=\"", out);
     expo_write_label_value(out, s->label);
     fputc('"', out);
 }
@@ -59,7 +83,21 @@ static void server_open(FILE *out, const char *name, const char *suffix,
 static void counter1(FILE *out, const char *name, const struct server_stats *s, uint64_t n)
 {
     server_open(out, name, "", s);
-    fprintf(out, "} %" PRIu64 "\n", n);
+    fputc('}', out);
+    value_u64(out, n);
+}
+
+/* the le="..." label values, formatted once per thread */
+static const char *le_label(int k)
+{
+    static _Thread_local char text[HIST_LE_COUNT][24];
+    static _Thread_local int ready;
+    if (!ready) {
+        for (int i = 0; i < HIST_LE_COUNT; i++)
+            snprintf(text[i], sizeof text[i], ",le=\"%g\"}", hist_le_seconds[i]);
+        ready = 1;
+    }
+    return text[k];
 }
 
 static void histogram_series(FILE *out, const char *name, const struct server_stats *s,
@@ -67,14 +105,17 @@ static void histogram_series(FILE *out, const char *name, const struct server_st
 {
     for (int k = 0; k < HIST_LE_COUNT; k++) {
         server_open(out, name, "_bucket", s);
-        fprintf(out, ",le=\"%g\"} %" PRIu64 "\n", hist_le_seconds[k], h->le[k]);
+        fputs(le_label(k), out);
+        value_u64(out, h->le[k]);
     }
     server_open(out, name, "_bucket", s);
-    fprintf(out, ",le=\"+Inf\"} %" PRIu64 "\n", h->count);
+    fputs(",le=\"+Inf\"}", out);
+    value_u64(out, h->count);
     server_open(out, name, "_sum", s);
     fprintf(out, "} %.9f\n", (double)h->sum_ns / 1e9);
     server_open(out, name, "_count", s);
-    fprintf(out, "} %" PRIu64 "\n", h->count);
+    fputc('}', out);
+    value_u64(out, h->count);
 }
 
 static void render_servers(FILE *out, const struct metrics_view *r)
@@ -85,7 +126,8 @@ static void render_servers(FILE *out, const struct metrics_view *r)
            "DNS responses matched to a query, by rcode.");
     PER_SERVER(r, seen_dns, for (int c = 0; c < RCODE_COUNT; c++) {
         server_open(out, "spanwatch_dns_responses_total", "", s);
-        fprintf(out, ",rcode=\"%s\"} %" PRIu64 "\n", rcode_name[c], s->dns_responses[c]);
+        fprintf(out, ",rcode=\"%s\"}", rcode_name[c]);
+        value_u64(out, s->dns_responses[c]);
     })
     family(out, "spanwatch_dns_timeouts_total", "counter",
            "DNS queries with no response within limits.dns_timeout.");
@@ -106,7 +148,8 @@ static void render_servers(FILE *out, const struct metrics_view *r)
            "within limits.tcp_handshake_timeout).");
     PER_SERVER(r, seen_tcp, for (int c = 0; c < HS_FAIL_COUNT; c++) {
         server_open(out, "spanwatch_tcp_handshake_failures_total", "", s);
-        fprintf(out, ",reason=\"%s\"} %" PRIu64 "\n", hs_failure_name[c], s->tcp_hs_failures[c]);
+        fprintf(out, ",reason=\"%s\"}", hs_failure_name[c]);
+        value_u64(out, s->tcp_hs_failures[c]);
     })
     family(out, "spanwatch_tcp_handshake_rtt_seconds", "histogram",
            "TCP first SYN to the ACK that completes the handshake.");
@@ -128,7 +171,8 @@ static void render_servers(FILE *out, const struct metrics_view *r)
         if (!s->http_codes[c])
             continue;
         server_open(out, "spanwatch_http_responses_total", "", s);
-        fprintf(out, ",code=\"%d\"} %" PRIu64 "\n", c + HTTP_CODE_MIN, s->http_codes[c]);
+        fprintf(out, ",code=\"%d\"}", c + HTTP_CODE_MIN);
+        value_u64(out, s->http_codes[c]);
     })
     family(out, "spanwatch_http_latency_seconds", "histogram",
            "HTTP request fully sent (headers complete) to the first byte of its response.");

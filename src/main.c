@@ -64,6 +64,8 @@ static const char help_text[] =
     "                             disables it\n"
     "      --web.config.file FILE TLS certificate/key and basic-auth users\n"
     "                             (Prometheus exporter-toolkit format)\n"
+    "      --linger               with -r: keep serving the final metrics after\n"
+    "                             the replay, until SIGINT/SIGTERM\n"
     "\n"
     "  -q, --quiet                no progress line and no end-of-run summary\n"
     "      --check-config FILE    validate FILE and exit (0 valid, 2 invalid)\n"
@@ -80,6 +82,7 @@ enum long_only {
     OPT_LISTEN,
     OPT_CHECK_CONFIG,
     OPT_WEB_CONFIG,
+    OPT_LINGER,
 };
 
 struct options {
@@ -93,6 +96,7 @@ struct options {
     const char *listen;
     int listen_given;
     const char *web_config;
+    int linger;
     const char *check_config;
     unsigned workers;
     int quiet;
@@ -142,6 +146,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "web.listen-address", required_argument, NULL, OPT_LISTEN },
         { "check-config", required_argument, NULL, OPT_CHECK_CONFIG },
         { "web.config.file", required_argument, NULL, OPT_WEB_CONFIG },
+        { "linger", no_argument, NULL, OPT_LINGER },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -179,6 +184,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_ALERTS_OUT: o->alerts_out = optarg; break;
         case OPT_LISTEN: o->listen = optarg; o->listen_given = 1; break;
         case OPT_WEB_CONFIG: o->web_config = optarg; break;
+        case OPT_LINGER: o->linger = 1; break;
         case OPT_CHECK_CONFIG: o->check_config = optarg; break;
         case ':':
             return usage_error("option '%s' needs an argument", argv[optind - 1]);
@@ -192,6 +198,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         return 0;
     if (!!o->read_file + !!o->iface != 1)
         return usage_error("%s", "give exactly one of -r FILE or -i IFACE");
+    if (o->linger && (!o->read_file || !o->listen_given || !strcmp(o->listen, "none")))
+        return usage_error("%s", "--linger needs -r FILE and --web.listen-address");
     if (strcmp(o->backend, "pcap") != 0) {
         if (strcmp(o->backend, "afpacket") && strcmp(o->backend, "afxdp") &&
             strcmp(o->backend, "dpdk"))
@@ -676,6 +684,14 @@ int main(int argc, char **argv)
     }
     if (!o.quiet)
         summary(src, &w, wall);
+    if (web && o.linger && o.read_file) {
+        if (!o.quiet)
+            fprintf(stderr, "spanwatch: replay done; serving the final metrics on %s until "
+                            "SIGINT/SIGTERM (--linger)\n", o.listen);
+        struct timespec nap = { 0, 100000000 };
+        while (!stop_requested)
+            nanosleep(&nap, NULL);
+    }
     web_stop(web);
     web_config_free(&wc);
     if (alerts && alerts != stdout)
