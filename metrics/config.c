@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,6 +49,37 @@ void config_defaults(struct config *c)
     c->tcp_idle_timeout_ns = 300000000000ull;
     c->udp_idle_timeout_ns = 60000000000ull;
     c->frag_timeout_ns = 30000000000ull;
+    c->am_resend_ns = 60000000000ull;
+    c->am_timeout_ns = 5000000000ull;
+}
+
+const char *const rule_expr_name[EXPR_COUNT] = {
+    "dns_error_ratio", "dns_nxdomain_ratio", "dns_latency_p50", "dns_latency_p90",
+    "dns_latency_p99", "tcp_handshake_failure_ratio", "tcp_reset_ratio", "tcp_retransmit_ratio",
+    "tcp_rtt_p50", "tcp_rtt_p90", "tcp_rtt_p99", "http_5xx_ratio", "http_4xx_ratio",
+    "http_latency_p50", "http_latency_p90", "http_latency_p99", "request_rate",
+};
+const char *const rule_op_name[4] = { ">", ">=", "<", "<=" };
+
+int config_same_capture(const struct config *a, const struct config *b)
+{
+    return a->max_flows == b->max_flows && a->max_servers == b->max_servers &&
+           a->max_frag_datagrams == b->max_frag_datagrams &&
+           a->max_stream_buffers == b->max_stream_buffers && a->dns_timeout_ns == b->dns_timeout_ns &&
+           a->tcp_handshake_timeout_ns == b->tcp_handshake_timeout_ns &&
+           a->tcp_idle_timeout_ns == b->tcp_idle_timeout_ns &&
+           a->udp_idle_timeout_ns == b->udp_idle_timeout_ns &&
+           a->frag_timeout_ns == b->frag_timeout_ns && a->n_servers == b->n_servers &&
+           !memcmp(a->servers, b->servers, a->n_servers * sizeof a->servers[0]);
+}
+
+int rule_equal(const struct rule *a, const struct rule *b)
+{
+    return !strcmp(a->name, b->name) && !strcmp(a->server, b->server) && a->expr == b->expr &&
+           a->op == b->op && a->threshold == b->threshold && a->window_ns == b->window_ns &&
+           a->min_events == b->min_events && a->bad_windows == b->bad_windows &&
+           a->of_last == b->of_last && a->good_windows == b->good_windows &&
+           !strcmp(a->severity, b->severity) && !strcmp(a->summary, b->summary);
 }
 
 int config_parse_duration(const char *s, uint64_t *ns)
@@ -310,6 +342,285 @@ static int load_servers(struct cfg_ctx *cx, yaml_node_t *n, struct config *c)
     return 0;
 }
 
+static int is_latency_expr(enum rule_expr e)
+{
+    return e == EXPR_DNS_LATENCY_P50 || e == EXPR_DNS_LATENCY_P90 || e == EXPR_DNS_LATENCY_P99 ||
+           e == EXPR_TCP_RTT_P50 || e == EXPR_TCP_RTT_P90 || e == EXPR_TCP_RTT_P99 ||
+           e == EXPR_HTTP_LATENCY_P50 || e == EXPR_HTTP_LATENCY_P90 || e == EXPR_HTTP_LATENCY_P99;
+}
+
+static int get_string(struct cfg_ctx *cx, const yaml_node_t *v, const char *what, char *out,
+                      size_t outlen)
+{
+    const char *s = scalar(v);
+    if (!s || !*s)
+        return cfg_error(cx, v, "%s: expected a non-empty string", what);
+    if (strlen(s) >= outlen)
+        return cfg_error(cx, v, "%s: longer than %zu characters", what, outlen - 1);
+    for (const unsigned char *q = (const unsigned char *)s; *q; q++)
+        if (*q < 0x20 || *q == 0x7f)
+            return cfg_error(cx, v, "%s: control characters are not allowed", what);
+    snprintf(out, outlen, "%s", s);
+    return 0;
+}
+
+/* { bad_windows: k, of_last: n } or { good_windows: m } */
+static int load_window_count(struct cfg_ctx *cx, yaml_node_t *m, const char *what,
+                             const char *k1, uint32_t *v1, uint32_t max1, const char *k2,
+                             uint32_t *v2, uint32_t max2)
+{
+    int seen1 = 0, seen2 = 0;
+    if (m->type != YAML_MAPPING_NODE)
+        return cfg_error(cx, m, "%s: expected a mapping { %s: N%s%s%s }", what, k1,
+                         k2 ? ", " : "", k2 ? k2 : "", k2 ? ": N" : "");
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
+        const char *key = scalar(k);
+        char full[96];
+        if (key && !strcmp(key, k1)) {
+            snprintf(full, sizeof full, "%s.%s", what, k1);
+            if (get_uint(cx, v, full, 1, max1, v1))
+                return -1;
+            seen1 = 1;
+        } else if (key && k2 && !strcmp(key, k2)) {
+            snprintf(full, sizeof full, "%s.%s", what, k2);
+            if (get_uint(cx, v, full, 1, max2, v2))
+                return -1;
+            seen2 = 1;
+        } else {
+            return cfg_error(cx, k, "%s: unknown key '%s' (known: %s%s%s)", what,
+                             key ? key : "?", k1, k2 ? ", " : "", k2 ? k2 : "");
+        }
+    }
+    if (!seen1)
+        return cfg_error(cx, m, "%s: missing '%s'", what, k1);
+    if (k2 && !seen2)
+        return cfg_error(cx, m, "%s: missing '%s'", what, k2);
+    return 0;
+}
+
+static int load_rule(struct cfg_ctx *cx, yaml_node_t *e, struct rule *r, unsigned i)
+{
+    char what[96];
+    yaml_node_t *thr = NULL, *fire = NULL, *exprn = NULL;
+    int have_expr = 0;
+    memset(r, 0, sizeof *r);
+    snprintf(r->server, sizeof r->server, "*");
+    r->op = OP_GT;
+    r->window_ns = 60000000000ull;
+    r->min_events = 1;
+    r->bad_windows = r->of_last = 1;
+    r->good_windows = 1;
+    snprintf(r->severity, sizeof r->severity, "warning");
+    for (yaml_node_pair_t *p = e->data.mapping.pairs.start; p < e->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
+        const char *key = scalar(k), *val = scalar(v);
+        if (!key)
+            return cfg_error(cx, k, "rules[%u]: keys must be plain names", i);
+        snprintf(what, sizeof what, "rules[%u].%s", i, key);
+        if (!strcmp(key, "name")) {
+            if (get_string(cx, v, what, r->name, sizeof r->name))
+                return -1;
+        } else if (!strcmp(key, "server")) {
+            if (get_string(cx, v, what, r->server, sizeof r->server))
+                return -1;
+            r->server_line = (unsigned)v->start_mark.line + 1;
+            r->server_col = (unsigned)v->start_mark.column + 1;
+        } else if (!strcmp(key, "expr")) {
+            int found = -1;
+            for (int x = 0; val && x < EXPR_COUNT; x++)
+                if (!strcmp(val, rule_expr_name[x]))
+                    found = x;
+            if (found < 0)
+                return cfg_error(cx, v, "%s: unknown expression '%s' (known: dns_error_ratio, "
+                                        "dns_nxdomain_ratio, dns_latency_p50|p90|p99, "
+                                        "tcp_handshake_failure_ratio, tcp_reset_ratio, "
+                                        "tcp_retransmit_ratio, tcp_rtt_p50|p90|p99, http_5xx_ratio, "
+                                        "http_4xx_ratio, http_latency_p50|p90|p99, request_rate)",
+                                 what, val ? val : "");
+            r->expr = (enum rule_expr)found;
+            have_expr = 1;
+            exprn = v;
+        } else if (!strcmp(key, "op")) {
+            int found = -1;
+            for (int x = 0; val && x < 4; x++)
+                if (!strcmp(val, rule_op_name[x]))
+                    found = x;
+            if (found < 0)
+                return cfg_error(cx, v, "%s: expected one of >, >=, <, <= (quote it in YAML: "
+                                        "op: \">\")", what);
+            r->op = (enum rule_op)found;
+        } else if (!strcmp(key, "threshold")) {
+            thr = v;
+        } else if (!strcmp(key, "window")) {
+            if (get_duration(cx, v, what, &r->window_ns))
+                return -1;
+            if (r->window_ns < 1000000ull || r->window_ns > 86400000000000ull)
+                return cfg_error(cx, v, "%s: must be between 1ms and 24h", what);
+        } else if (!strcmp(key, "min_events")) {
+            if (get_uint(cx, v, what, 0, 1000000000u, &r->min_events))
+                return -1;
+        } else if (!strcmp(key, "fire_when")) {
+            uint32_t k1 = 1, n1 = 1;
+            if (load_window_count(cx, v, what, "bad_windows", &k1, RULE_MAX_OF_LAST, "of_last",
+                                  &n1, RULE_MAX_OF_LAST))
+                return -1;
+            r->bad_windows = (uint8_t)k1;
+            r->of_last = (uint8_t)n1;
+            fire = v;
+        } else if (!strcmp(key, "resolve_when")) {
+            if (load_window_count(cx, v, what, "good_windows", &r->good_windows, 100000, NULL,
+                                  NULL, 0))
+                return -1;
+        } else if (!strcmp(key, "severity")) {
+            if (get_string(cx, v, what, r->severity, sizeof r->severity))
+                return -1;
+        } else if (!strcmp(key, "summary")) {
+            if (get_string(cx, v, what, r->summary, sizeof r->summary))
+                return -1;
+        } else {
+            return cfg_error(cx, k, "rules[%u]: unknown key '%s' (known: name, server, expr, op, "
+                                    "threshold, window, min_events, fire_when, resolve_when, "
+                                    "severity, summary)", i, key);
+        }
+    }
+    if (!r->name[0])
+        return cfg_error(cx, e, "rules[%u]: missing 'name'", i);
+    if (!have_expr)
+        return cfg_error(cx, e, "rules[%u] (%s): missing 'expr'", i, r->name);
+    (void)exprn;
+    if (!thr)
+        return cfg_error(cx, e, "rules[%u] (%s): missing 'threshold'", i, r->name);
+    snprintf(what, sizeof what, "rules[%u].threshold", i);
+    const char *ts = scalar(thr);
+    char *end = NULL;
+    uint64_t dur;
+    if (!ts || !*ts)
+        return cfg_error(cx, thr, "%s: expected a number", what);
+    errno = 0;
+    r->threshold = strtod(ts, &end);
+    if (*end || errno || !isfinite(r->threshold)) {
+        if (is_latency_expr(r->expr) && config_parse_duration(ts, &dur) == 0)
+            r->threshold = (double)dur / 1e9;
+        else
+            return cfg_error(cx, thr, "%s: '%s' is not a number%s", what, ts,
+                             is_latency_expr(r->expr) ? " or a duration" : "");
+    }
+    if (r->threshold < 0)
+        return cfg_error(cx, thr, "%s: must not be negative", what);
+    if (r->expr <= EXPR_HTTP_4XX_RATIO && !is_latency_expr(r->expr) && r->threshold > 1)
+        return cfg_error(cx, thr, "%s: %s is a ratio between 0 and 1, got %s", what,
+                         rule_expr_name[r->expr], ts);
+    if (r->bad_windows > r->of_last)
+        return cfg_error(cx, fire, "rules[%u].fire_when: bad_windows (%u) is larger than "
+                                   "of_last (%u)", i, r->bad_windows, r->of_last);
+    return 0;
+}
+
+/* "IP:port" or "[IPv6]:port", the form of an unnamed server label */
+static int is_endpoint_label(const char *s)
+{
+    char addr[64];
+    const char *colon = strrchr(s, ':');
+    if (!colon || !colon[1])
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end || errno || port > 65535 || colon[1] == '-' || colon[1] == '+')
+        return 0;
+    size_t alen = (size_t)(colon - s);
+    if (s[0] == '[') {
+        if (alen < 3 || s[alen - 1] != ']' || alen - 2 >= sizeof addr)
+            return 0;
+        memcpy(addr, s + 1, alen - 2);
+        addr[alen - 2] = 0;
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, addr, &a6) == 1;
+    }
+    if (alen == 0 || alen >= sizeof addr)
+        return 0;
+    memcpy(addr, s, alen);
+    addr[alen] = 0;
+    struct in_addr a4;
+    return inet_pton(AF_INET, addr, &a4) == 1;
+}
+
+/* After the whole file is read: a rule's server is "*", a servers: group
+ * or an IP:port label. */
+static int check_rule_servers(struct cfg_ctx *cx, const struct config *c)
+{
+    for (unsigned i = 0; i < c->n_rules; i++) {
+        const struct rule *r = &c->rules[i];
+        int ok = !strcmp(r->server, "*") || !strcmp(r->server, "__overflow__") ||
+                 is_endpoint_label(r->server);
+        for (unsigned g = 0; !ok && g < c->n_servers; g++)
+            ok = !strcmp(c->servers[g].name, r->server);
+        if (!ok) {
+            snprintf(cx->err, cx->errlen, "%s:%u:%u: rules[%u].server: '%s' is not \"*\", a "
+                     "servers: group name or IP:port ([IPv6]:port)", cx->path, r->server_line,
+                     r->server_col, i, r->server);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int load_rules(struct cfg_ctx *cx, yaml_node_t *n, struct config *c)
+{
+    unsigned count;
+    if (load_list_of_maps(cx, n, "rules", &count))
+        return -1;
+    if (count > CONFIG_MAX_RULES)
+        return cfg_error(cx, n, "rules: at most %d rules", CONFIG_MAX_RULES);
+    for (unsigned i = 0; i < count; i++) {
+        yaml_node_t *e = yaml_document_get_node(cx->doc, n->data.sequence.items.start[i]);
+        if (load_rule(cx, e, &c->rules[i], i))
+            return -1;
+        for (unsigned j = 0; j < i; j++)
+            if (!strcmp(c->rules[j].name, c->rules[i].name))
+                return cfg_error(cx, e, "rules[%u]: duplicate rule name '%s' (also rules[%u])", i,
+                                 c->rules[i].name, j);
+    }
+    c->n_rules = count;
+    return 0;
+}
+
+static int load_alertmanager(struct cfg_ctx *cx, yaml_node_t *m, struct config *c)
+{
+    if (m->type == YAML_SCALAR_NODE && !*scalar(m))
+        return 0;
+    if (m->type != YAML_MAPPING_NODE)
+        return cfg_error(cx, m, "alertmanager: expected a mapping");
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
+        const char *key = scalar(k), *val = scalar(v);
+        if (key && !strcmp(key, "url")) {
+            if (get_string(cx, v, "alertmanager.url", c->am_url, sizeof c->am_url))
+                return -1;
+            if (strncmp(val, "http://", 7) && strncmp(val, "https://", 8))
+                return cfg_error(cx, v, "alertmanager.url: expected http://HOST:PORT or "
+                                        "https://HOST:PORT, got '%s'", val);
+            const char *host = strstr(val, "://") + 3;
+            if (!*host || *host == '/' || *host == ':')
+                return cfg_error(cx, v, "alertmanager.url: '%s' has no host", val);
+        } else if (key && !strcmp(key, "resend_interval")) {
+            if (get_duration(cx, v, "alertmanager.resend_interval", &c->am_resend_ns))
+                return -1;
+        } else if (key && !strcmp(key, "timeout")) {
+            if (get_duration(cx, v, "alertmanager.timeout", &c->am_timeout_ns))
+                return -1;
+        } else {
+            return cfg_error(cx, k, "alertmanager: unknown key '%s' (known: url, "
+                                    "resend_interval, timeout)", key ? key : "?");
+        }
+    }
+    return 0;
+}
+
 static uint64_t fnv1a(const unsigned char *p, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -322,7 +633,7 @@ static uint64_t fnv1a(const unsigned char *p, size_t n)
 
 int config_load(const char *path, struct config *out, char *err, size_t errlen)
 {
-    struct config c;
+    struct config *c = malloc(sizeof *c);
     struct cfg_ctx cx = { .path = path, .err = err, .errlen = errlen };
     yaml_parser_t parser;
     yaml_document_t doc;
@@ -330,12 +641,17 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
     size_t len = 0;
     int rc = -1;
 
-    config_defaults(&c);
-    snprintf(c.path, sizeof c.path, "%s", path);
+    if (!c) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    config_defaults(c);
+    snprintf(c->path, sizeof c->path, "%s", path);
 
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open config: %s", path, strerror(errno));
+        free(c);
         return -1;
     }
     size_t cap = 0;
@@ -345,6 +661,7 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
                 snprintf(err, errlen, "%s: config larger than 16 MiB", path);
                 fclose(f);
                 free(text);
+                free(c);
                 return -1;
             }
             cap = cap ? cap * 2 : 4096;
@@ -352,6 +669,7 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
             if (!nt) {
                 fclose(f);
                 free(text);
+                free(c);
                 snprintf(err, errlen, "%s: out of memory", path);
                 return -1;
             }
@@ -363,7 +681,7 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
         len += r;
     }
     fclose(f);
-    c.hash = fnv1a(text, len) & ((1ull << 52) - 1); /* exact as a float64 gauge */
+    c->hash = fnv1a(text, len) & ((1ull << 52) - 1); /* exact as a float64 gauge */
 
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_string(&parser, text, len);
@@ -375,6 +693,7 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
                  parser.context ? " " : "", parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
         free(text);
+        free(c);
         return -1;
     }
     cx.doc = &doc;
@@ -397,31 +716,27 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
         if (!key)
             r = cfg_error(&cx, k, "top level: keys must be plain names");
         else if (!strcmp(key, "limits"))
-            r = load_limits(&cx, v, &c);
+            r = load_limits(&cx, v, c);
         else if (!strcmp(key, "servers"))
-            r = load_servers(&cx, v, &c);
+            r = load_servers(&cx, v, c);
         else if (!strcmp(key, "rules"))
-            r = load_list_of_maps(&cx, v, "rules", &c.n_rules);
-        else if (!strcmp(key, "alertmanager")) {
-            if (v->type != YAML_MAPPING_NODE)
-                r = cfg_error(&cx, v, "alertmanager: expected a mapping");
-            else {
-                c.has_alertmanager = 1;
-                r = 0;
-            }
-        } else
+            r = load_rules(&cx, v, c);
+        else if (!strcmp(key, "alertmanager"))
+            r = load_alertmanager(&cx, v, c);
+        else
             r = cfg_error(&cx, k,
                           "unknown top-level key '%s' (known: limits, servers, rules, "
                           "alertmanager)", key);
         if (r)
             goto done;
     }
-    rc = 0;
+    rc = check_rule_servers(&cx, c);
 done:
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     free(text);
     if (rc == 0)
-        *out = c;
+        *out = *c;
+    free(c);
     return rc;
 }

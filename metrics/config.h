@@ -27,6 +27,50 @@ struct server_group {
     char http_host[256];    /* "" = any (matching by Host: analyzers issue) */
 };
 
+/* rules: expressions (README "Alerting") */
+enum rule_expr {
+    EXPR_DNS_ERROR_RATIO,
+    EXPR_DNS_NXDOMAIN_RATIO,
+    EXPR_DNS_LATENCY_P50,
+    EXPR_DNS_LATENCY_P90,
+    EXPR_DNS_LATENCY_P99,
+    EXPR_TCP_HANDSHAKE_FAILURE_RATIO,
+    EXPR_TCP_RESET_RATIO,
+    EXPR_TCP_RETRANSMIT_RATIO,
+    EXPR_TCP_RTT_P50,
+    EXPR_TCP_RTT_P90,
+    EXPR_TCP_RTT_P99,
+    EXPR_HTTP_5XX_RATIO,
+    EXPR_HTTP_4XX_RATIO,
+    EXPR_HTTP_LATENCY_P50,
+    EXPR_HTTP_LATENCY_P90,
+    EXPR_HTTP_LATENCY_P99,
+    EXPR_REQUEST_RATE,
+    EXPR_COUNT
+};
+extern const char *const rule_expr_name[EXPR_COUNT];
+
+enum rule_op { OP_GT, OP_GE, OP_LT, OP_LE };
+extern const char *const rule_op_name[4];
+
+#define CONFIG_MAX_RULES 256
+#define RULE_MAX_OF_LAST 64
+
+struct rule {
+    char name[CONFIG_NAME_MAX];
+    char server[CONFIG_NAME_MAX];  /* "*" = every server */
+    enum rule_expr expr;
+    enum rule_op op;
+    double threshold;              /* ratios 0..1, latencies in seconds, rates per second */
+    uint64_t window_ns;
+    uint32_t min_events;
+    uint8_t bad_windows, of_last;  /* fire_when */
+    uint32_t good_windows;         /* resolve_when */
+    char severity[32];
+    char summary[192];
+    unsigned server_line, server_col;  /* for messages about `server` */
+};
+
 struct config {
     char path[512];              /* "" for built-in defaults */
     uint64_t hash;               /* of the file bytes; 0 for defaults */
@@ -42,10 +86,18 @@ struct config {
     uint64_t frag_timeout_ns;
     unsigned n_servers;
     struct server_group servers[CONFIG_MAX_SERVER_GROUPS];
-    /* sections parsed for shape only in this version */
     unsigned n_rules;
-    int has_alertmanager;
+    struct rule rules[CONFIG_MAX_RULES];
+    /* alertmanager: */
+    char am_url[512];                /* "" = not configured */
+    uint64_t am_resend_ns;           /* re-send firing alerts this often */
+    uint64_t am_timeout_ns;          /* per POST */
 };
+
+/* Same limits and servers: (what the packet path is built from). */
+int config_same_capture(const struct config *a, const struct config *b);
+/* Two rules with the same definition (state carries over a reload). */
+int rule_equal(const struct rule *a, const struct rule *b);
 
 void config_defaults(struct config *c);
 int config_load(const char *path, struct config *c, char *err, size_t errlen);

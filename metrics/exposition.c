@@ -234,6 +234,26 @@ int expo_render(FILE *out, const struct metrics_view *v)
     if (v->servers)
         render_servers(out, v);
 
+    family(out, "spanwatch_alert_active", "gauge",
+           "1 while the alert of a rule fires for a server; 0 once resolved (instances that "
+           "never fired are not listed).");
+    if (v->alerts)
+        for (uint32_t i = 0; i < v->alerts->nalert_insts; i++) {
+            const struct alert_snap_inst *a = &v->alerts->alert_insts[i];
+            fputs("spanwatch_alert_active{rule=\"", out);
+            expo_write_label_value(out, a->rule);
+            fputs("\",server=\"", out);
+            expo_write_label_value(out, a->server);
+            fputs("\"}", out);
+            value_u64(out, a->active);
+        }
+    family(out, "spanwatch_alerts_fired_total", "counter",
+           "Alert transitions to firing, by rule.");
+    if (v->alerts)
+        for (uint32_t i = 0; i < v->alerts->nalert_rules; i++)
+            sample_u64_1(out, "spanwatch_alerts_fired_total", "rule",
+                         v->alerts->alert_rules[i].rule, v->alerts->alert_rules[i].fired);
+
     family(out, "spanwatch_config_last_reload_successful", "gauge",
            "1 if the last configuration (re)load succeeded.");
     fprintf(out, "spanwatch_config_last_reload_successful %d\n", v->config_reload_ok ? 1 : 0);

@@ -31,6 +31,7 @@ struct metrics_view {
     const struct server_snap *servers;     /* sorted by label; merged across workers */
     uint32_t nservers;
     uint64_t servers_overflow;
+    const struct worker_snap *alerts;      /* snapshot holding the alert state, or NULL */
     int config_reload_ok;
     uint64_t config_hash;
     double scrape_duration_seconds;

@@ -49,6 +49,7 @@ struct server_stats {
     uint64_t tcp_hs_failures[HS_FAIL_COUNT];
     uint64_t tcp_resets;
     uint64_t tcp_retransmits;
+    uint64_t tcp_data_segments;   /* segments with payload (retransmit ratio) */
     uint64_t tcp_stream_gaps;
     uint64_t http_requests;
     uint64_t http_codes[HTTP_CODE_MAX - HTTP_CODE_MIN + 1];

@@ -480,6 +480,8 @@ static void tcp_track_seq(struct worker *w, struct flow_app *fa, uint8_t dir,
     uint32_t len = t->payload_len;
     uint32_t end = t->seq + len + ((t->flags & (TCP_SYN | TCP_FIN)) ? 1 : 0);
     uint32_t now_t = time_t10(w->now_ns);
+    if (len > 0)
+        w->servers.s[fa->server - 1].tcp_data_segments++;
     if (len > 0 && fa->seq_valid[dir] && seq_lt(t->seq, fa->next_seq[dir]) &&
         !(len == 1 && t->seq == fa->next_seq[dir] - 1)) {
         uint32_t thres = fa->first_rtt_t ? fa->first_rtt_t : OOO_DEFAULT_T;

@@ -113,6 +113,13 @@ static void on_signal(int sig)
         stop_requested = 1;
 }
 
+static uint64_t wall_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static double mono_now(void)
 {
     struct timespec ts;
@@ -226,6 +233,30 @@ static void worker_snapshot(struct worker_snap *s, struct worker *w, struct sour
     source_stats(src, &st); /* a syscall per snapshot, not per packet */
     s->source_drops = st.kernel_drops + st.iface_drops;
     worker_snap_servers(s, &w->servers);
+
+    const struct alert_engine *e = w->alerts;
+    s->nalert_insts = s->nalert_rules = 0;
+    s->alert_insts_dropped = 0;
+    if (!e)
+        return;
+    for (unsigned r = 0; r < e->nrules; r++) {
+        struct alert_snap_rule *ar = &s->alert_rules[s->nalert_rules++];
+        snprintf(ar->rule, sizeof ar->rule, "%s", e->cfg->rules[r].name);
+        ar->fired = e->fired_total[r];
+        for (uint32_t slot = 0; slot < e->nslots; slot++) {
+            const struct alert_inst *in = &e->inst[(size_t)r * e->nslots + slot];
+            if (!in->ever_fired)
+                continue;
+            if (s->nalert_insts == ALERT_SNAP_MAX) {
+                s->alert_insts_dropped++;
+                continue;
+            }
+            struct alert_snap_inst *ai = &s->alert_insts[s->nalert_insts++];
+            snprintf(ai->rule, sizeof ai->rule, "%s", e->cfg->rules[r].name);
+            snprintf(ai->server, sizeof ai->server, "%s", w->servers.s[slot].label);
+            ai->active = in->state == ALERT_FIRING;
+        }
+    }
 }
 
 /* State shared between the packet loop and the HTTP thread. */
@@ -240,6 +271,15 @@ struct app {
     atomic_int reload_ok;
     _Atomic uint64_t config_hash;
     double last_scrape_s;
+    /* alerts: the engine runs in the worker's thread; a reloaded config is
+     * handed over through pending_cfg and picked up between bursts */
+    struct config *_Atomic pending_cfg;
+    const struct config *running;   /* limits/servers the worker was built with */
+    struct config *rules_cfg;       /* rules in force (worker thread) */
+    struct alert_engine engine;
+    FILE *alerts_out;
+    int quiet;
+    uint64_t transitions[2];        /* resolved, fired */
 };
 
 static void fill_view(struct metrics_view *v, const struct worker_snap *const *snaps, unsigned nw,
@@ -266,6 +306,7 @@ static void fill_view(struct metrics_view *v, const struct worker_snap *const *s
     v->source_drops[0] = drops;
     v->servers = snaps[0]->servers; /* one worker in this version */
     v->nservers = snaps[0]->nservers;
+    v->alerts = snaps[0]; /* the alert engine runs with worker 0 */
     v->config_reload_ok = reload_ok;
     v->config_hash = config_hash;
     v->version = SPANWATCH_VERSION;
@@ -320,23 +361,98 @@ static int app_reload(void *ctx, char *msg, size_t msglen)
             atomic_store(&a->reload_ok, 0);
             fprintf(stderr, "spanwatch: reload failed, keeping the running config: %s\n", msg);
             rc = -1;
-        } else {
-            /* valid; but limits and servers: are only applied at start in this
-             * version, so the running config (and its hash) stay as they are */
+        } else if (c->hash == atomic_load(&a->config_hash)) {
             atomic_store(&a->reload_ok, 1);
-            if (c->hash != atomic_load(&a->config_hash)) {
-                snprintf(msg, msglen, "%s is valid, but this version applies limits and "
-                                      "servers only at start: restart to use it",
-                         a->config_path);
-                fprintf(stderr, "spanwatch: reload: %s\n", msg);
-            } else {
-                snprintf(msg, msglen, "unchanged");
-            }
+            snprintf(msg, msglen, "unchanged");
+        } else {
+            /* valid: rules and alertmanager are handed to the worker, which
+             * swaps them in between two bursts, keeping the state of every
+             * rule that did not change. limits and servers size tables the
+             * worker owns: they take effect at the next start. */
+            atomic_store(&a->reload_ok, 1);
+            atomic_store(&a->config_hash, c->hash);
+            if (!config_same_capture(c, a->running))
+                snprintf(msg, msglen, "%s: %u rules applied; changes to limits or servers "
+                                      "take effect at the next restart", a->config_path, c->n_rules);
+            else
+                snprintf(msg, msglen, "%s: %u rules applied", a->config_path, c->n_rules);
+            fprintf(stderr, "spanwatch: reload: %s\n", msg);
+            c = atomic_exchange(&a->pending_cfg, c); /* an older one not yet taken */
         }
         free(c);
     }
     pthread_mutex_unlock(&a->reload_lock);
     return rc;
+}
+
+/* An alert transition (worker thread, at a window end): JSON line to
+ * --alerts-out, a line in the log, and Alertmanager. */
+static void on_alert(void *ctx, const struct alert_transition *t)
+{
+    struct app *a = ctx;
+    char json[4096];
+    a->transitions[t->firing ? 1 : 0]++;
+    alerts_format_json(json, sizeof json, t);
+    if (a->alerts_out) {
+        fprintf(a->alerts_out, "%s\n", json);
+        fflush(a->alerts_out);
+    }
+    if (!a->quiet) {
+        char ws[40], we[40];
+        alerts_format_time(ws, sizeof ws, t->win_start_ns);
+        alerts_format_time(we, sizeof we, t->win_end_ns);
+        fprintf(stderr, "spanwatch: alert %s: %s server=%s %s=%.4g (%s %.4g) window %s .. %s%s "
+                        "pattern %s (%u of %u bad)\n",
+                t->firing ? "FIRING" : "RESOLVED", t->rule->name, t->server,
+                rule_expr_name[t->rule->expr], t->value, rule_op_name[t->rule->op],
+                t->rule->threshold, ws, we, t->partial ? " (partial)" : "", t->pattern, t->nbad,
+                (unsigned)strlen(t->pattern));
+    }
+}
+
+/* Worker thread, between bursts: take a reloaded config's rules. */
+static void apply_pending_rules(struct app *a, struct worker *w)
+{
+    struct config *c = atomic_exchange(&a->pending_cfg, NULL);
+    if (!c)
+        return;
+    struct alert_engine fresh;
+    if (alerts_init(&fresh, c, on_alert, a) != 0) {
+        fprintf(stderr, "spanwatch: reload: out of memory for the rules; keeping the old ones\n");
+        free(c);
+        return;
+    }
+    alerts_carry_over(&fresh, &a->engine);
+    alerts_free(&a->engine);
+    free(a->rules_cfg);
+    a->engine = fresh;
+    a->rules_cfg = c;
+    w->alerts = a->engine.nrules ? &a->engine : NULL;
+}
+
+static void alert_summary(const struct app *a, const struct worker *w)
+{
+    const struct alert_engine *e = &a->engine;
+    if (!e->nrules)
+        return;
+    unsigned firing = 0;
+    for (unsigned r = 0; r < e->nrules; r++)
+        for (uint32_t s = 0; s < e->nslots; s++)
+            firing += e->inst[(size_t)r * e->nslots + s].state == ALERT_FIRING;
+    fprintf(stderr, "spanwatch: alerts: %u rules; %" PRIu64 " fired, %" PRIu64
+                    " resolved, %u firing at the end\n",
+            e->nrules, a->transitions[1], a->transitions[0], firing);
+    for (unsigned r = 0; r < e->nrules; r++)
+        for (uint32_t s = 0; s < e->nslots; s++) {
+            const struct alert_inst *in = &e->inst[(size_t)r * e->nslots + s];
+            if (in->state != ALERT_FIRING)
+                continue;
+            char since[40];
+            alerts_format_time(since, sizeof since, in->fired_at_ns);
+            fprintf(stderr, "spanwatch:   firing: %s server=%s since %s (last window %s=%.4g)\n",
+                    e->cfg->rules[r].name, w->servers.s[s].label, since,
+                    rule_expr_name[e->cfg->rules[r].expr], in->value);
+        }
 }
 
 static int write_metrics(const char *path, const struct metrics_view *v)
@@ -537,9 +653,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "spanwatch: %s\n", err);
             return EXIT_USAGE;
         }
-        if (!o.quiet && (cfg.n_rules || cfg.has_alertmanager))
-            fprintf(stderr, "spanwatch: %s: note: rules and alertmanager sections are accepted "
-                            "but not acted on by this version\n", o.config);
     } else {
         config_defaults(&cfg);
     }
@@ -570,6 +683,7 @@ int main(int argc, char **argv)
                         "reason=\"unsupported_linktype\"} and skipped\n",
                 src->name, src->linktype, src->linktype_name);
 
+    static struct app app;
     FILE *alerts = NULL;
     if (o.alerts_out) {
         alerts = strcmp(o.alerts_out, "-") == 0 ? stdout : fopen(o.alerts_out, "w");
@@ -588,7 +702,6 @@ int main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
 
-    static struct app app;
     if (publisher_init(&app.pub, cfg.max_servers) != 0) {
         fprintf(stderr, "spanwatch: cannot allocate metric snapshots for limits.max_servers=%u\n",
                 cfg.max_servers);
@@ -601,6 +714,20 @@ int main(int argc, char **argv)
     app.config_path = o.config;
     atomic_store(&app.reload_ok, 1);
     atomic_store(&app.config_hash, cfg.hash);
+    app.running = &cfg;
+    app.alerts_out = alerts;
+    app.quiet = o.quiet;
+    app.rules_cfg = malloc(sizeof *app.rules_cfg);
+    if (!app.rules_cfg || (*app.rules_cfg = cfg, alerts_init(&app.engine, app.rules_cfg, on_alert,
+                                                             &app)) != 0) {
+        fprintf(stderr, "spanwatch: cannot allocate the alert engine\n");
+        source_close(src);
+        return EXIT_RUNTIME;
+    }
+    w.alerts = app.engine.nrules ? &app.engine : NULL;
+    /* live: windows start now; a replay aligns them to its first packet */
+    if (o.iface && w.alerts)
+        alerts_start(&app.engine, wall_now_ns());
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -641,7 +768,12 @@ int main(int argc, char **argv)
                     show_progress ? "\n" : "", src->error);
             break;
         }
-        worker_handle_burst(&w, burst, (unsigned)n);
+        if (n > 0)
+            worker_handle_burst(&w, burst, (unsigned)n);
+        else if (o.iface)
+            worker_tick(&w, wall_now_ns());
+        if (atomic_load_explicit(&app.pending_cfg, memory_order_relaxed))
+            apply_pending_rules(&app, &w);
         if (publisher_wanted(&app.pub)) {
             worker_snapshot(publisher_back(&app.pub), &w, src);
             publisher_publish(&app.pub);
@@ -661,6 +793,8 @@ int main(int argc, char **argv)
         }
     }
     worker_finish(&w);
+    if (o.read_file)
+        worker_finish_alerts(&w);
     double wall = mono_now() - t0;
     if (show_progress && bursts >= 256)
         fputs("\r\033[K", stderr);
@@ -682,8 +816,10 @@ int main(int argc, char **argv)
             free(view);
         }
     }
-    if (!o.quiet)
+    if (!o.quiet) {
         summary(src, &w, wall);
+        alert_summary(&app, &w);
+    }
     if (web && o.linger && o.read_file) {
         if (!o.quiet)
             fprintf(stderr, "spanwatch: replay done; serving the final metrics on %s until "
@@ -697,6 +833,9 @@ int main(int argc, char **argv)
     if (alerts && alerts != stdout)
         fclose(alerts);
     publisher_free(&app.pub);
+    alerts_free(&app.engine);
+    free(app.rules_cfg);
+    free(atomic_exchange(&app.pending_cfg, NULL));
     worker_free(&w);
     source_close(src);
     return rc;

@@ -109,6 +109,14 @@ void worker_handle_burst(struct worker *w, const struct sw_packet *pkts, unsigne
             w->now_ns = p->ts_ns;
         if (w->first_ns == 0 || p->ts_ns < w->first_ns)
             w->first_ns = p->ts_ns;
+        /* a window ends: evaluate it before this packet counts (once per
+         * window, not per packet) */
+        if (w->alerts) {
+            if (!w->alerts->started)
+                alerts_start(w->alerts, w->now_ns);
+            if (alerts_due(w->alerts, w->now_ns))
+                alerts_advance(w->alerts, &w->servers, w->now_ns);
+        }
         switch (decode_packet(&w->dec, p->data, p->caplen, p->wirelen, w->now_ns, &d)) {
         case DECODE_STATUS_L4:
             handle_l4(w, &d);
@@ -131,8 +139,25 @@ static void flow_end_of_input(void *ctx, struct flow *f)
     analyzers_flow_end(ctx, f, FLOW_EVICT_COUNT);
 }
 
+void worker_tick(struct worker *w, uint64_t now_ns)
+{
+    if (now_ns <= w->now_ns)
+        return;
+    w->now_ns = now_ns;
+    flow_table_sweep(&w->flows, w->now_ns, 4096);
+    housekeeping(w);
+    if (w->alerts && alerts_due(w->alerts, w->now_ns))
+        alerts_advance(w->alerts, &w->servers, w->now_ns);
+}
+
 void worker_finish(struct worker *w)
 {
     housekeeping(w);
     flow_table_foreach(&w->flows, flow_end_of_input, w);
+}
+
+void worker_finish_alerts(struct worker *w)
+{
+    if (w->alerts)
+        alerts_finish(w->alerts, &w->servers, w->now_ns);
 }

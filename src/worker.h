@@ -13,6 +13,7 @@
 #include "../decode/flow_table.h"
 #include "../decode/pending.h"
 #include "../decode/tcp_stream.h"
+#include "../metrics/alerts.h"
 #include "../metrics/config.h"
 #include "../metrics/servers.h"
 
@@ -32,12 +33,18 @@ struct worker {
     uint64_t first_ns;        /* earliest packet time seen */
     uint64_t now_ns;          /* latest packet time seen: the worker's clock */
     uint64_t next_housekeeping_ns;
+    struct alert_engine *alerts;  /* run at window ends in packet time; NULL = none */
 };
 
 int worker_init(struct worker *w, unsigned id, const struct config *cfg, int linktype);
 void worker_handle_burst(struct worker *w, const struct sw_packet *pkts, unsigned n);
+/* No packets for a while on a live source: let the clock follow wall time
+ * (timeouts, idle expiry and alert windows do not wait for the next packet). */
+void worker_tick(struct worker *w, uint64_t now_ns);
 /* End of input: expire what the clock allows (fragments). */
 void worker_finish(struct worker *w);
+/* End of a replay: close the last, partial alert windows. */
+void worker_finish_alerts(struct worker *w);
 void worker_free(struct worker *w);
 
 #endif
