@@ -430,6 +430,9 @@ static int load_rule(struct cfg_ctx *cx, yaml_node_t *e, struct rule *r, unsigne
             r->server_col = (unsigned)v->start_mark.column + 1;
         } else if (!strcmp(key, "expr")) {
             int found = -1;
+            if (!val)
+                return cfg_error(cx, v, "%s: expected an expression name, got a %s", what,
+                                 v->type == YAML_SEQUENCE_NODE ? "list" : "mapping");
             for (int x = 0; val && x < EXPR_COUNT; x++)
                 if (!strcmp(val, rule_expr_name[x]))
                     found = x;
