@@ -227,6 +227,35 @@ void alerts_carry_over(struct alert_engine *e, const struct alert_engine *old_c)
             }
 }
 
+static void make_pattern(const struct alert_inst *in, unsigned n, char *out);
+
+void alerts_resolve_removed(struct alert_engine *old, const struct alert_engine *e,
+                            const struct server_registry *reg, uint64_t now_ns)
+{
+    for (unsigned j = 0; j < old->nrules; j++) {
+        const struct rule *r = &old->cfg->rules[j];
+        int kept = 0;
+        for (unsigned i = 0; i < e->nrules && !kept; i++)
+            kept = rule_equal(&e->cfg->rules[i], r);
+        if (kept)
+            continue;
+        for (uint32_t slot = 0; slot < old->nslots; slot++) {
+            struct alert_inst *in = &old->inst[(size_t)j * old->nslots + slot];
+            if (in->state != ALERT_FIRING)
+                continue;
+            struct alert_transition t = {
+                .rule = r, .server = reg->s[slot].label, .firing = 0, .value = in->value,
+                .events = in->events, .win_start_ns = now_ns, .win_end_ns = now_ns,
+                .fired_at_ns = in->fired_at_ns, .removed = 1,
+            };
+            make_pattern(in, r->of_last, t.pattern);
+            in->state = ALERT_INACTIVE;
+            if (old->cb)
+                old->cb(old->cb_ctx, &t);
+        }
+    }
+}
+
 void alerts_start(struct alert_engine *e, uint64_t t0_ns)
 {
     if (e->started || !e->nrules)
@@ -455,7 +484,7 @@ void alerts_format_time(char *buf, size_t len, uint64_t ns)
 /* JSON string body: quotes, backslashes and control bytes escaped; bytes
  * >= 0x80 are passed through only as valid UTF-8 would be — labels may hold
  * anything, so they are escaped as \u00XX (Latin-1 reading) instead. */
-static size_t json_str(char *out, size_t len, const char *s)
+size_t alerts_json_escape(char *out, size_t len, const char *s)
 {
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -486,10 +515,10 @@ int alerts_format_json(char *buf, size_t len, const struct alert_transition *t)
 {
     char rule[3 * CONFIG_NAME_MAX * 2], server[6 * SERVER_LABEL_MAX + 1], sev[200],
         summary[6 * 192 + 1], ws[40], we[40], fa[40];
-    json_str(rule, sizeof rule, t->rule->name);
-    json_str(server, sizeof server, t->server);
-    json_str(sev, sizeof sev, t->rule->severity);
-    json_str(summary, sizeof summary, t->rule->summary);
+    alerts_json_escape(rule, sizeof rule, t->rule->name);
+    alerts_json_escape(server, sizeof server, t->server);
+    alerts_json_escape(sev, sizeof sev, t->rule->severity);
+    alerts_json_escape(summary, sizeof summary, t->rule->summary);
     alerts_format_time(ws, sizeof ws, t->win_start_ns);
     alerts_format_time(we, sizeof we, t->win_end_ns);
     alerts_format_time(fa, sizeof fa, t->fired_at_ns);
@@ -501,11 +530,12 @@ int alerts_format_json(char *buf, size_t len, const struct alert_transition *t)
                     "\"pattern\":\"%s\",\"bad_windows\":%u,\"of_last\":%u,"
                     "\"fire_when\":{\"bad_windows\":%u,\"of_last\":%u},"
                     "\"resolve_when\":{\"good_windows\":%u},\"fired_at\":\"%s\","
-                    "\"partial_window\":%s,\"severity\":\"%s\",\"summary\":\"%s\"}",
+                    "\"partial_window\":%s,\"removed_by_reload\":%s,\"severity\":\"%s\","
+                    "\"summary\":\"%s\"}",
                     t->firing ? "firing" : "resolved", rule, server, rule_expr_name[t->rule->expr],
                     rule_op_name[t->rule->op], v, t->rule->threshold,
                     (unsigned long long)t->events, ws, we, (double)t->rule->window_ns / 1e9,
                     t->pattern, t->nbad, (unsigned)strlen(t->pattern), t->rule->bad_windows,
                     t->rule->of_last, t->rule->good_windows, fa, t->partial ? "true" : "false",
-                    sev, summary);
+                    t->removed ? "true" : "false", sev, summary);
 }

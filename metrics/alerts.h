@@ -55,6 +55,7 @@ struct alert_transition {
     uint64_t win_start_ns, win_end_ns;
     uint64_t fired_at_ns;  /* for resolved: when it fired */
     int partial;           /* the last, incomplete window of a replay */
+    int removed;           /* resolved because a reload removed or changed the rule */
     char pattern[RULE_MAX_OF_LAST + 1];  /* oldest first: X bad, . good, - sparse */
     unsigned nbad;
 };
@@ -95,6 +96,11 @@ void alerts_free(struct alert_engine *e);
  * slots: the registry is not rebuilt on reload). */
 void alerts_carry_over(struct alert_engine *e, const struct alert_engine *old);
 
+/* Before a reload replaces old by e: resolve (through old's callback) every
+ * firing instance of a rule that e does not have unchanged. */
+void alerts_resolve_removed(struct alert_engine *old, const struct alert_engine *e,
+                            const struct server_registry *r, uint64_t now_ns);
+
 /* Align windows (first packet / start time). Idempotent. */
 void alerts_start(struct alert_engine *e, uint64_t t0_ns);
 /* Close every window that ends at or before now. */
@@ -108,6 +114,9 @@ void alerts_finish(struct alert_engine *e, struct server_registry *r, uint64_t n
 
 /* One JSON object (no newline) describing a transition. */
 int alerts_format_json(char *buf, size_t len, const struct alert_transition *t);
+/* JSON string body of s (quotes, backslashes, control and non-ASCII bytes
+ * escaped); truncates to fit len. */
+size_t alerts_json_escape(char *out, size_t len, const char *s);
 /* RFC 3339 UTC with milliseconds */
 void alerts_format_time(char *buf, size_t len, uint64_t ns);
 

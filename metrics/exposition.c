@@ -254,6 +254,22 @@ int expo_render(FILE *out, const struct metrics_view *v)
             sample_u64_1(out, "spanwatch_alerts_fired_total", "rule",
                          v->alerts->alert_rules[i].rule, v->alerts->alert_rules[i].fired);
 
+    if (v->am_configured) {
+        family(out, "spanwatch_alertmanager_posts_total", "counter",
+               "POSTs of the alert state to Alertmanager, by result.");
+        sample_u64_1(out, "spanwatch_alertmanager_posts_total", "result", "success",
+                     v->am_posts_ok);
+        sample_u64_1(out, "spanwatch_alertmanager_posts_total", "result", "failure",
+                     v->am_posts_failed);
+        family(out, "spanwatch_alertmanager_dropped_total", "counter",
+               "Alert transitions dropped because the queue to Alertmanager was full.");
+        fprintf(out, "spanwatch_alertmanager_dropped_total %" PRIu64 "\n", v->am_dropped);
+        family(out, "spanwatch_alertmanager_alerts_pending", "gauge",
+               "Alerts the sender holds for Alertmanager (firing, or resolved and not yet "
+               "delivered).");
+        fprintf(out, "spanwatch_alertmanager_alerts_pending %" PRIu64 "\n", v->am_pending);
+    }
+
     family(out, "spanwatch_config_last_reload_successful", "gauge",
            "1 if the last configuration (re)load succeeded.");
     fprintf(out, "spanwatch_config_last_reload_successful %d\n", v->config_reload_ok ? 1 : 0);

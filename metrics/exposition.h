@@ -32,6 +32,8 @@ struct metrics_view {
     uint32_t nservers;
     uint64_t servers_overflow;
     const struct worker_snap *alerts;      /* snapshot holding the alert state, or NULL */
+    int am_configured;                     /* alertmanager.url set */
+    uint64_t am_posts_ok, am_posts_failed, am_dropped, am_pending;
     int config_reload_ok;
     uint64_t config_hash;
     double scrape_duration_seconds;

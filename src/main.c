@@ -17,6 +17,7 @@
 
 #include "../capture/source.h"
 #include "../decode/decode.h"
+#include "../metrics/alertmanager.h"
 #include "../metrics/config.h"
 #include "../metrics/exposition.h"
 #include "../metrics/snapshot.h"
@@ -278,6 +279,7 @@ struct app {
     struct config *rules_cfg;       /* rules in force (worker thread) */
     struct alert_engine engine;
     FILE *alerts_out;
+    struct am_sender *am;
     int quiet;
     uint64_t transitions[2];        /* resolved, fired */
 };
@@ -313,6 +315,19 @@ static void fill_view(struct metrics_view *v, const struct worker_snap *const *s
     v->backends = "pcap";
 }
 
+static void fill_am(struct metrics_view *v, struct am_sender *am)
+{
+    if (!am)
+        return;
+    struct am_stats st;
+    am_get_stats(am, &st);
+    v->am_configured = 1;
+    v->am_posts_ok = st.posts_ok;
+    v->am_posts_failed = st.posts_failed;
+    v->am_dropped = st.dropped;
+    v->am_pending = st.pending;
+}
+
 static int web_render(void *ctx, FILE *out)
 {
     struct app *a = ctx;
@@ -328,6 +343,7 @@ static int web_render(void *ctx, FILE *out)
         fill_view(v, &snap, 1, a->source_name, atomic_load(&a->reload_ok),
                   atomic_load(&a->config_hash));
         v->scrape_duration_seconds = a->last_scrape_s;
+        fill_am(v, a->am);
         rc = expo_render(out, v);
         free(v);
     }
@@ -397,6 +413,32 @@ static void on_alert(void *ctx, const struct alert_transition *t)
         fprintf(a->alerts_out, "%s\n", json);
         fflush(a->alerts_out);
     }
+    if (a->am) {
+        struct am_msg m;
+        char ws[40], we[40];
+        memset(&m, 0, sizeof m);
+        snprintf(m.rule, sizeof m.rule, "%s", t->rule->name);
+        snprintf(m.server, sizeof m.server, "%s", t->server);
+        snprintf(m.severity, sizeof m.severity, "%s", t->rule->severity);
+        alerts_format_time(ws, sizeof ws, t->win_start_ns);
+        alerts_format_time(we, sizeof we, t->win_end_ns);
+        if (t->rule->summary[0])
+            snprintf(m.summary, sizeof m.summary, "%s", t->rule->summary);
+        else
+            snprintf(m.summary, sizeof m.summary, "%s %s %s %g in %u of the last %u windows",
+                     t->server, rule_expr_name[t->rule->expr], rule_op_name[t->rule->op],
+                     t->rule->threshold, t->rule->bad_windows, t->rule->of_last);
+        snprintf(m.description, sizeof m.description,
+                 "%s=%.4g (%s %g) in the window %s .. %s (%llu events); %u of the last %u "
+                 "windows bad%s",
+                 rule_expr_name[t->rule->expr], t->value, rule_op_name[t->rule->op],
+                 t->rule->threshold, ws, we, (unsigned long long)t->events, t->nbad,
+                 (unsigned)strlen(t->pattern), t->removed ? "; rule removed or changed by a reload" : "");
+        snprintf(m.pattern, sizeof m.pattern, "%s", t->pattern);
+        m.firing = t->firing;
+        m.at_ns = wall_now_ns();
+        am_enqueue(a->am, &m);
+    }
     if (!a->quiet) {
         char ws[40], we[40];
         alerts_format_time(ws, sizeof ws, t->win_start_ns);
@@ -423,6 +465,7 @@ static void apply_pending_rules(struct app *a, struct worker *w)
         return;
     }
     alerts_carry_over(&fresh, &a->engine);
+    alerts_resolve_removed(&a->engine, &fresh, &w->servers, w->now_ns);
     alerts_free(&a->engine);
     free(a->rules_cfg);
     a->engine = fresh;
@@ -725,6 +768,16 @@ int main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     w.alerts = app.engine.nrules ? &app.engine : NULL;
+    if (cfg.am_url[0]) {
+        char host[128] = "";
+        gethostname(host, sizeof host - 1);
+        app.am = am_start(cfg.am_url, cfg.am_resend_ns, cfg.am_timeout_ns, host, err, sizeof err);
+        if (!app.am) {
+            fprintf(stderr, "spanwatch: %s\n", err);
+            source_close(src);
+            return EXIT_RUNTIME;
+        }
+    }
     /* live: windows start now; a replay aligns them to its first packet */
     if (o.iface && w.alerts)
         alerts_start(&app.engine, wall_now_ns());
@@ -811,6 +864,7 @@ int main(int argc, char **argv)
         } else {
             fill_view(view, &snap, 1, src->name, atomic_load(&app.reload_ok),
                       atomic_load(&app.config_hash));
+            fill_am(view, app.am);
             if (write_metrics(o.metrics_out, view) != 0)
                 rc = EXIT_RUNTIME;
             free(view);
@@ -825,10 +879,27 @@ int main(int argc, char **argv)
             fprintf(stderr, "spanwatch: replay done; serving the final metrics on %s until "
                             "SIGINT/SIGTERM (--linger)\n", o.listen);
         struct timespec nap = { 0, 100000000 };
-        while (!stop_requested)
+        while (!stop_requested) {
             nanosleep(&nap, NULL);
+            if (reload_requested) {
+                reload_requested = 0;
+                char msg[1024];
+                if (app_reload(&app, msg, sizeof msg) == 0 && !o.quiet)
+                    fprintf(stderr, "spanwatch: SIGHUP: config %s\n", msg);
+            }
+            if (atomic_load(&app.pending_cfg)) {
+                /* reloaded rules over the final counters: resolve removed
+                 * rules' alerts, then show the new state */
+                apply_pending_rules(&app, &w);
+                pthread_mutex_lock(&app.scrape_lock);
+                worker_snapshot(publisher_back(&app.pub), &w, src);
+                publisher_publish(&app.pub);
+                pthread_mutex_unlock(&app.scrape_lock);
+            }
+        }
     }
     web_stop(web);
+    am_stop(app.am, 3000); /* a last try to deliver what is pending */
     web_config_free(&wc);
     if (alerts && alerts != stdout)
         fclose(alerts);
