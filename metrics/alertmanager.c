@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "alerts.h"
+#include "clock.h"
 
 #define RING 1024         /* transitions waiting for the sender thread */
 #define MAX_KNOWN 8192    /* alerts the sender tracks (firing + unsent resolved) */
@@ -37,20 +38,6 @@ struct am_sender {
     struct known *known;
     unsigned nknown;
 };
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 int am_enqueue(struct am_sender *s, const struct am_msg *m)
 {
@@ -177,7 +164,7 @@ static void *run(void *arg)
         }
         atomic_store_explicit(&s->tail, t, memory_order_release);
         atomic_store(&s->pending, (uint64_t)s->nknown);
-        uint64_t now = mono_ns();
+        uint64_t now = clock_mono_ns();
         if (atomic_load(&s->stop)) {
             if (!stop_at)
                 stop_at = now + (uint64_t)s->flush_ms * 1000000ull;
@@ -190,7 +177,7 @@ static void *run(void *arg)
         int due = dirty || (firing && now - last_ok >= s->resend_ns);
         if (s->nknown && due && now >= next_try) {
             struct buf b = { 0 };
-            if (body(s, &b, wall_ns()) == 0 && post(s, b.p) == 0) {
+            if (body(s, &b, clock_wall_ns()) == 0 && post(s, b.p) == 0) {
                 atomic_fetch_add(&s->posts_ok, 1);
                 last_ok = now;
                 dirty = 0;

@@ -18,6 +18,7 @@
 #include "../capture/source.h"
 #include "../decode/decode.h"
 #include "../metrics/alertmanager.h"
+#include "../metrics/clock.h"
 #include "../metrics/config.h"
 #include "../metrics/exposition.h"
 #include "../metrics/snapshot.h"
@@ -112,13 +113,6 @@ static void on_signal(int sig)
         reload_requested = 1;
     else
         stop_requested = 1;
-}
-
-static uint64_t wall_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static double mono_now(void)
@@ -436,7 +430,7 @@ static void on_alert(void *ctx, const struct alert_transition *t)
                  (unsigned)strlen(t->pattern), t->removed ? "; rule removed or changed by a reload" : "");
         snprintf(m.pattern, sizeof m.pattern, "%s", t->pattern);
         m.firing = t->firing;
-        m.at_ns = wall_now_ns();
+        m.at_ns = clock_wall_ns();
         am_enqueue(a->am, &m);
     }
     if (!a->quiet) {
@@ -780,7 +774,7 @@ int main(int argc, char **argv)
     }
     /* live: windows start now; a replay aligns them to its first packet */
     if (o.iface && w.alerts)
-        alerts_start(&app.engine, wall_now_ns());
+        alerts_start(&app.engine, clock_wall_ns());
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -824,7 +818,7 @@ int main(int argc, char **argv)
         if (n > 0)
             worker_handle_burst(&w, burst, (unsigned)n);
         else if (o.iface)
-            worker_tick(&w, wall_now_ns());
+            worker_tick(&w, clock_wall_ns());
         if (atomic_load_explicit(&app.pending_cfg, memory_order_relaxed))
             apply_pending_rules(&app, &w);
         if (publisher_wanted(&app.pub)) {
