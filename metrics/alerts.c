@@ -132,8 +132,12 @@ int alerts_init(struct alert_engine *e, const struct config *cfg, alert_cb cb, v
     e->rule_group = calloc(e->nrules, 1);
     e->inst = calloc((size_t)e->nrules * e->nslots, sizeof *e->inst);
     e->fired_total = calloc(e->nrules, sizeof *e->fired_total);
+    e->windows_total = calloc(e->nrules, sizeof *e->windows_total);
+    e->bad_total = calloc(e->nrules, sizeof *e->bad_total);
+    e->sparse_total = calloc(e->nrules, sizeof *e->sparse_total);
     e->scratch = calloc(SERVER_HIST_COUNT, sizeof *e->scratch);
-    if (!e->rule_group || !e->inst || !e->fired_total || !e->scratch)
+    if (!e->rule_group || !e->inst || !e->fired_total || !e->scratch || !e->windows_total ||
+        !e->bad_total || !e->sparse_total)
         goto fail;
     for (unsigned i = 0; i < e->nrules; i++) {
         const struct rule *r = &cfg->rules[i];
@@ -176,6 +180,9 @@ void alerts_free(struct alert_engine *e)
     free(e->rule_group);
     free(e->inst);
     free(e->fired_total);
+    free(e->windows_total);
+    free(e->bad_total);
+    free(e->sparse_total);
     free(e->scratch);
     memset(e, 0, sizeof *e);
 }
@@ -224,6 +231,9 @@ void alerts_carry_over(struct alert_engine *e, const struct alert_engine *old_c)
                 memcpy(&e->inst[(size_t)i * e->nslots], &old->inst[(size_t)j * old->nslots],
                        (size_t)e->nslots * sizeof *e->inst);
                 e->fired_total[i] = old->fired_total[j];
+                e->windows_total[i] = old->windows_total[j];
+                e->bad_total[i] = old->bad_total[j];
+                e->sparse_total[i] = old->sparse_total[j];
             }
 }
 
@@ -300,6 +310,9 @@ static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, co
     uint64_t mask = r->of_last >= 64 ? ~0ull : (1ull << r->of_last) - 1;
 
     in->seen = 1;
+    e->windows_total[ri]++;
+    e->bad_total[ri] += (uint64_t)bad;
+    e->sparse_total[ri] += (uint64_t)sparse;
     in->bad = (in->bad << 1) | (uint64_t)bad;
     in->sparse = (in->sparse << 1) | (uint64_t)sparse;
     if (in->nwin < UINT32_MAX)

@@ -83,6 +83,9 @@ struct alert_engine {
     uint8_t *rule_group;       /* group of each rule */
     struct alert_inst *inst;   /* nrules x nslots */
     uint64_t *fired_total;     /* per rule */
+    uint64_t *windows_total;   /* per rule: instance-windows evaluated */
+    uint64_t *bad_total;       /* per rule: of those, bad */
+    uint64_t *sparse_total;    /* per rule: of those, sparse */
     struct alert_group groups[CONFIG_MAX_RULES];
     struct histogram *scratch; /* one per hist kind */
     alert_cb cb;

@@ -276,6 +276,8 @@ struct app {
     struct am_sender *am;
     int quiet;
     uint64_t transitions[2];        /* resolved, fired */
+    struct { char rule[64]; char server[64]; uint64_t at_ns; int firing; } timeline[64];
+    unsigned ntimeline;             /* first transitions, for the summary */
 };
 
 static void fill_view(struct metrics_view *v, const struct worker_snap *const *snaps, unsigned nw,
@@ -402,6 +404,12 @@ static void on_alert(void *ctx, const struct alert_transition *t)
     struct app *a = ctx;
     char json[4096];
     a->transitions[t->firing ? 1 : 0]++;
+    if (a->ntimeline < sizeof a->timeline / sizeof a->timeline[0]) {
+        snprintf(a->timeline[a->ntimeline].rule, sizeof a->timeline[0].rule, "%s", t->rule->name);
+        snprintf(a->timeline[a->ntimeline].server, sizeof a->timeline[0].server, "%s", t->server);
+        a->timeline[a->ntimeline].at_ns = t->win_end_ns;
+        a->timeline[a->ntimeline++].firing = t->firing;
+    }
     alerts_format_json(json, sizeof json, t);
     if (a->alerts_out) {
         fprintf(a->alerts_out, "%s\n", json);
@@ -479,6 +487,26 @@ static void alert_summary(const struct app *a, const struct worker *w)
     fprintf(stderr, "spanwatch: alerts: %u rules; %" PRIu64 " fired, %" PRIu64
                     " resolved, %u firing at the end\n",
             e->nrules, a->transitions[1], a->transitions[0], firing);
+    fprintf(stderr, "spanwatch:   %-24s %-28s %8s %6s %7s %6s  %s\n", "rule", "expr", "windows",
+            "bad", "sparse", "fired", "transitions (window end)");
+    for (unsigned r = 0; r < e->nrules; r++) {
+        const struct rule *ru = &e->cfg->rules[r];
+        char when[512] = "";
+        size_t wl = 0;
+        for (unsigned i = 0; i < a->ntimeline && wl + 80 < sizeof when; i++) {
+            if (strcmp(a->timeline[i].rule, ru->name))
+                continue;
+            char ts[40];
+            alerts_format_time(ts, sizeof ts, a->timeline[i].at_ns);
+            wl += (size_t)snprintf(when + wl, sizeof when - wl, "%s%s %s %s", wl ? ", " : "",
+                                   a->timeline[i].firing ? "fired" : "resolved",
+                                   a->timeline[i].server, ts + 11);
+        }
+        fprintf(stderr, "spanwatch:   %-24s %-28s %8" PRIu64 " %6" PRIu64 " %7" PRIu64 " %6" PRIu64
+                        "  %s\n",
+                ru->name, rule_expr_name[ru->expr], e->windows_total[r], e->bad_total[r],
+                e->sparse_total[r], e->fired_total[r], wl ? when : "-");
+    }
     for (unsigned r = 0; r < e->nrules; r++)
         for (uint32_t s = 0; s < e->nslots; s++) {
             const struct alert_inst *in = &e->inst[(size_t)r * e->nslots + s];
