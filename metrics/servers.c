@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 const char *const rcode_name[RCODE_COUNT] = {
@@ -175,4 +176,56 @@ uint32_t server_registry_endpoint(struct server_registry *r, const struct ip_add
     }
     server_format_endpoint(label, sizeof label, a, port);
     return server_registry_get(r, label);
+}
+
+/* every counter of server_stats is a uint64_t after the label and flags */
+#define STATS_OFF offsetof(struct server_stats, dns_queries)
+#define STATS_N ((sizeof(struct server_stats) - STATS_OFF) / sizeof(uint64_t))
+_Static_assert((sizeof(struct server_stats) - offsetof(struct server_stats, dns_queries)) %
+                       sizeof(uint64_t) == 0,
+               "server_stats counters must be uint64_t");
+
+void server_registry_clear(struct server_registry *r)
+{
+    for (uint32_t i = 0; i <= r->max; i++) {
+        if (i < r->max && i >= r->count)
+            continue;
+        struct server_stats *s = &r->s[i];
+        s->seen_dns = s->seen_tcp = s->seen_http = 0;
+        memset((char *)s + STATS_OFF, 0, STATS_N * sizeof(uint64_t));
+        for (int k = 0; k < SERVER_HIST_COUNT; k++) {
+            struct histogram *h = server_hist(r, i, (enum server_hist)k);
+            if (h->count)
+                memset(h, 0, sizeof *h);
+        }
+    }
+    r->overflow_samples = 0;
+}
+
+void server_registry_add(struct server_registry *dst, const struct server_registry *src)
+{
+    for (uint32_t i = 0; i <= src->max; i++) {
+        if (i < src->max && i >= src->count)
+            continue;
+        const struct server_stats *s = &src->s[i];
+        if (!s->seen_dns && !s->seen_tcp && !s->seen_http)
+            continue;
+        uint32_t j = i == src->max ? dst->max : server_registry_get(dst, s->label);
+        if (j == dst->max && i != src->max)
+            dst->overflow_samples++;
+        struct server_stats *d = &dst->s[j];
+        d->seen_dns |= s->seen_dns;
+        d->seen_tcp |= s->seen_tcp;
+        d->seen_http |= s->seen_http;
+        uint64_t *dv = (uint64_t *)((char *)d + STATS_OFF);
+        const uint64_t *sv = (const uint64_t *)((const char *)s + STATS_OFF);
+        for (size_t k = 0; k < STATS_N; k++)
+            dv[k] += sv[k];
+        for (int k = 0; k < SERVER_HIST_COUNT; k++) {
+            const struct histogram *h = &src->h[(size_t)i * SERVER_HIST_COUNT + (size_t)k];
+            if (h->count)
+                hist_merge(server_hist(dst, j, (enum server_hist)k), h);
+        }
+    }
+    dst->overflow_samples += src->overflow_samples;
 }

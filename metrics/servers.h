@@ -86,6 +86,11 @@ static inline int server_registry_has_host_groups(const struct server_registry *
     return r->host_groups;
 }
 
+/* Merging workers' registries (by label) into one: zero every counter and
+ * histogram (labels and slots stay), then add a worker's in. */
+void server_registry_clear(struct server_registry *r);
+void server_registry_add(struct server_registry *dst, const struct server_registry *src);
+
 /* Index for a label (creating it; __overflow__ when full). */
 uint32_t server_registry_get(struct server_registry *r, const char *label);
 

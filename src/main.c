@@ -23,6 +23,7 @@
 #include "../metrics/exposition.h"
 #include "../metrics/snapshot.h"
 #include "../metrics/web.h"
+#include "pool.h"
 #include "worker.h"
 
 #ifndef SPANWATCH_VERSION
@@ -55,7 +56,8 @@ static const char help_text[] =
     "  -f, --filter EXPR          BPF capture filter, tcpdump syntax\n"
     "      --backend NAME         live capture back end: pcap (default); afpacket,\n"
     "                             afxdp and dpdk are not built yet\n"
-    "  -w, --workers N            worker threads (this version runs 1)\n"
+    "  -w, --workers N            worker threads (default 1); with N > 1 a dispatcher\n"
+    "                             hashes flows to N workers over lock-free rings\n"
     "      --metrics-out FILE     write the final Prometheus exposition to FILE\n"
     "                             when the run ends ('-' = stdout)\n"
     "      --alerts-out FILE      write alert transitions as JSON lines to FILE\n"
@@ -214,6 +216,9 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
+static void fill_alert_snap(struct worker_snap *s, const struct alert_engine *e,
+                            const struct server_registry *reg);
+
 /* Worker side: copy what the exposition shows into s (O(servers)). */
 static void worker_snapshot(struct worker_snap *s, struct worker *w, struct source *src)
 {
@@ -224,12 +229,21 @@ static void worker_snapshot(struct worker_snap *s, struct worker *w, struct sour
         s->flows_active[p] = w->flows.active[p];
     for (int r = 0; r < FLOW_EVICT_COUNT; r++)
         s->flow_evictions[r] = w->flows.evictions[r];
-    struct source_stats st;
-    source_stats(src, &st); /* a syscall per snapshot, not per packet */
-    s->source_drops = st.kernel_drops + st.iface_drops;
+    s->source_drops = 0;
+    if (src) {
+        struct source_stats st;
+        source_stats(src, &st); /* a syscall per snapshot, not per packet */
+        s->source_drops = st.kernel_drops + st.iface_drops;
+    }
     worker_snap_servers(s, &w->servers);
+    fill_alert_snap(s, w->alerts, &w->servers);
+}
 
-    const struct alert_engine *e = w->alerts;
+/* The alert part of a snapshot: per-rule counters and every instance that
+ * has fired (labels from the registry the engine runs on). */
+static void fill_alert_snap(struct worker_snap *s, const struct alert_engine *e,
+                            const struct server_registry *reg)
+{
     s->nalert_insts = s->nalert_rules = 0;
     s->alert_insts_dropped = 0;
     if (!e)
@@ -248,7 +262,7 @@ static void worker_snapshot(struct worker_snap *s, struct worker *w, struct sour
             }
             struct alert_snap_inst *ai = &s->alert_insts[s->nalert_insts++];
             snprintf(ai->rule, sizeof ai->rule, "%s", e->cfg->rules[r].name);
-            snprintf(ai->server, sizeof ai->server, "%s", w->servers.s[slot].label);
+            snprintf(ai->server, sizeof ai->server, "%s", reg->s[slot].label);
             ai->active = in->state == ALERT_FIRING;
         }
     }
@@ -278,10 +292,63 @@ struct app {
     uint64_t transitions[2];        /* resolved, fired */
     struct { char rule[64]; char server[64]; uint64_t at_ns; int firing; } timeline[64];
     unsigned ntimeline;             /* first transitions, for the summary */
+    /* -w N > 1: the workers' publishers, the alert state kept by the
+     * dispatcher (under scrape_lock), drops seen by the dispatcher */
+    struct pool *pool;
+    struct worker_snap alert_snap;
+    _Atomic uint64_t source_drops;
+    _Atomic uint64_t ring_drops;
 };
 
+/* Servers of several workers' snapshots, merged by label into out (room for
+ * the sum of their nservers); returns the count, sorted by label. */
+static int snap_label_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct server_snap *)a)->st.label,
+                  ((const struct server_snap *)b)->st.label);
+}
+
+static uint32_t merge_server_snaps(const struct worker_snap *const *snaps, unsigned nw,
+                                   struct server_snap *out)
+{
+    uint32_t n = 0;
+    for (unsigned i = 0; i < nw; i++) {
+        memcpy(out + n, snaps[i]->servers, snaps[i]->nservers * sizeof *out);
+        n += snaps[i]->nservers;
+    }
+    qsort(out, n, sizeof *out, snap_label_cmp);
+    const size_t off = offsetof(struct server_stats, dns_queries);
+    const size_t cnt = (sizeof(struct server_stats) - off) / sizeof(uint64_t);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (k && !strcmp(out[k - 1].st.label, out[i].st.label)) {
+            struct server_snap *d = &out[k - 1];
+            const struct server_snap *s = &out[i];
+            d->st.seen_dns |= s->st.seen_dns;
+            d->st.seen_tcp |= s->st.seen_tcp;
+            d->st.seen_http |= s->st.seen_http;
+            uint64_t *dv = (uint64_t *)((char *)&d->st + off);
+            const uint64_t *sv = (const uint64_t *)((const char *)&s->st + off);
+            for (size_t c = 0; c < cnt; c++)
+                dv[c] += sv[c];
+            for (int h = 0; h < SERVER_HIST_COUNT; h++) {
+                d->h[h].count += s->h[h].count;
+                d->h[h].sum_ns += s->h[h].sum_ns;
+                for (int b = 0; b < HIST_LE_COUNT; b++)
+                    d->h[h].le[b] += s->h[h].le[b];
+            }
+        } else {
+            if (k != i)
+                out[k] = out[i];
+            k++;
+        }
+    }
+    return k;
+}
+
 static void fill_view(struct metrics_view *v, const struct worker_snap *const *snaps, unsigned nw,
-                      const char *source_name, int reload_ok, uint64_t config_hash)
+                      const char *source_name, int reload_ok, uint64_t config_hash,
+                      struct server_snap *merge_buf)
 {
     memset(v, 0, sizeof *v);
     v->nworkers = nw;
@@ -302,9 +369,14 @@ static void fill_view(struct metrics_view *v, const struct worker_snap *const *s
     v->nsources = 1;
     v->source_name[0] = source_name;
     v->source_drops[0] = drops;
-    v->servers = snaps[0]->servers; /* one worker in this version */
-    v->nservers = snaps[0]->nservers;
-    v->alerts = snaps[0]; /* the alert engine runs with worker 0 */
+    if (nw == 1) {
+        v->servers = snaps[0]->servers;
+        v->nservers = snaps[0]->nservers;
+    } else {
+        v->servers = merge_buf;
+        v->nservers = merge_server_snaps(snaps, nw, merge_buf);
+    }
+    v->alerts = snaps[0]; /* one worker: the alert engine runs with it */
     v->config_reload_ok = reload_ok;
     v->config_hash = config_hash;
     v->version = SPANWATCH_VERSION;
@@ -330,19 +402,31 @@ static int web_render(void *ctx, FILE *out)
     pthread_mutex_lock(&a->scrape_lock);
     double t0 = mono_now();
     int fresh = 0;
-    const struct worker_snap *snap = atomic_load(&a->finished)
-                                         ? publisher_latest(&a->pub)
-                                         : publisher_request(&a->pub, 1000, &fresh);
+    unsigned nw = a->pool ? a->pool->n : 1;
+    const struct worker_snap *snaps[METRICS_MAX_WORKERS];
+    uint32_t total = 0;
+    for (unsigned i = 0; i < nw; i++) {
+        struct publisher *pub = a->pool ? &a->pool->slots[i].pub : &a->pub;
+        snaps[i] = atomic_load(&a->finished) ? publisher_latest(pub)
+                                             : publisher_request(pub, 1000, &fresh);
+        total += snaps[i]->nservers;
+    }
     struct metrics_view *v = malloc(sizeof *v);
+    struct server_snap *buf = nw > 1 ? malloc((total + 1) * sizeof *buf) : NULL;
     int rc = -1;
-    if (v) {
-        fill_view(v, &snap, 1, a->source_name, atomic_load(&a->reload_ok),
-                  atomic_load(&a->config_hash));
+    if (v && (nw == 1 || buf)) {
+        fill_view(v, snaps, nw, a->source_name, atomic_load(&a->reload_ok),
+                  atomic_load(&a->config_hash), buf);
+        if (a->pool) {
+            v->alerts = &a->alert_snap;
+            v->source_drops[0] += atomic_load(&a->source_drops) + atomic_load(&a->ring_drops);
+        }
         v->scrape_duration_seconds = a->last_scrape_s;
         fill_am(v, a->am);
         rc = expo_render(out, v);
-        free(v);
     }
+    free(v);
+    free(buf);
     a->last_scrape_s = mono_now() - t0;
     pthread_mutex_unlock(&a->scrape_lock);
     return rc;
@@ -455,7 +539,8 @@ static void on_alert(void *ctx, const struct alert_transition *t)
 }
 
 /* Worker thread, between bursts: take a reloaded config's rules. */
-static void apply_pending_rules(struct app *a, struct worker *w)
+static void apply_pending_rules(struct app *a, struct worker *w, struct server_registry *reg,
+                                uint64_t now_ns)
 {
     struct config *c = atomic_exchange(&a->pending_cfg, NULL);
     if (!c)
@@ -467,15 +552,16 @@ static void apply_pending_rules(struct app *a, struct worker *w)
         return;
     }
     alerts_carry_over(&fresh, &a->engine);
-    alerts_resolve_removed(&a->engine, &fresh, &w->servers, w->now_ns);
+    alerts_resolve_removed(&a->engine, &fresh, reg, now_ns);
     alerts_free(&a->engine);
     free(a->rules_cfg);
     a->engine = fresh;
     a->rules_cfg = c;
-    w->alerts = a->engine.nrules ? &a->engine : NULL;
+    if (w)
+        w->alerts = a->engine.nrules ? &a->engine : NULL;
 }
 
-static void alert_summary(const struct app *a, const struct worker *w)
+static void alert_summary(const struct app *a, const struct server_registry *reg)
 {
     const struct alert_engine *e = &a->engine;
     if (!e->nrules)
@@ -515,19 +601,21 @@ static void alert_summary(const struct app *a, const struct worker *w)
             char since[40];
             alerts_format_time(since, sizeof since, in->fired_at_ns);
             fprintf(stderr, "spanwatch:   firing: %s server=%s since %s (last window %s=%.4g)\n",
-                    e->cfg->rules[r].name, w->servers.s[s].label, since,
+                    e->cfg->rules[r].name, reg->s[s].label, since,
                     rule_expr_name[e->cfg->rules[r].expr], in->value);
         }
 }
 
-static int write_metrics(const char *path, const struct metrics_view *v)
+static int web_render(void *ctx, FILE *out);
+
+static int write_metrics(const char *path, struct app *a)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
     if (!f) {
         fprintf(stderr, "spanwatch: --metrics-out %s: %s\n", path, strerror(errno));
         return -1;
     }
-    int rc = expo_render(f, v);
+    int rc = web_render(a, f);
     if (f == stdout)
         rc |= fflush(f);
     else
@@ -539,12 +627,12 @@ static int write_metrics(const char *path, const struct metrics_view *v)
     return 0;
 }
 
-static void progress(struct source *src, const struct worker *w, double t0)
+static void progress(struct source *src, uint64_t packets, double t0)
 {
     double el = mono_now() - t0;
     uint64_t off = source_pcap_file_offset(src);
-    fprintf(stderr, "\r\033[Kspanwatch: %" PRIu64 " packets, %.0f packets/s", w->packets,
-            el > 0 ? (double)w->packets / el : 0.0);
+    fprintf(stderr, "\r\033[Kspanwatch: %" PRIu64 " packets, %.0f packets/s", packets,
+            el > 0 ? (double)packets / el : 0.0);
     if (src->file_size && off)
         fprintf(stderr, ", %.0f%% of file", 100.0 * (double)off / (double)src->file_size);
 }
@@ -702,6 +790,96 @@ static int check_config(const char *path)
     return 0;
 }
 
+/* ---- -w N > 1 ---------------------------------------------------------- */
+
+static void pool_snapshot_hook(struct pool_slot *s)
+{
+    worker_snapshot(publisher_back(&s->pub), &s->w, NULL);
+    publisher_publish(&s->pub);
+}
+
+static void publish_alert_snap(struct app *a, const struct server_registry *merged)
+{
+    pthread_mutex_lock(&a->scrape_lock);
+    fill_alert_snap(&a->alert_snap, a->engine.nrules ? &a->engine : NULL, merged);
+    pthread_mutex_unlock(&a->scrape_lock);
+}
+
+static void merge_workers(struct app *a, struct server_registry *merged)
+{
+    server_registry_clear(merged);
+    for (unsigned i = 0; i < a->pool->n; i++)
+        server_registry_add(merged, &a->pool->slots[i].w.servers);
+}
+
+/* A window ends: park the workers at the boundary, merge, evaluate. */
+static void pool_window(struct app *a, struct server_registry *merged, uint64_t now_ns)
+{
+    pool_barrier_enter(a->pool, a->engine.next_close_ns);
+    merge_workers(a, merged);
+    alerts_advance(&a->engine, merged, now_ns);
+    pool_barrier_leave(a->pool);
+    publish_alert_snap(a, merged);
+}
+
+/* Dispatch a burst, stopping at every alert-window end on the way. */
+static void pool_dispatch_windows(struct app *a, struct server_registry *merged, int linktype,
+                                  const struct sw_packet *pk, unsigned n)
+{
+    struct pool *p = a->pool;
+    unsigned from = 0;
+    if (a->engine.nrules) {
+        uint64_t clock = p->now_ns;
+        for (unsigned i = 0; i < n; i++) {
+            if (pk[i].ts_ns > clock)
+                clock = pk[i].ts_ns;
+            if (!a->engine.started)
+                alerts_start(&a->engine, clock);
+            if (alerts_due(&a->engine, clock)) {
+                pool_dispatch(p, linktype, pk + from, i - from);
+                from = i;
+                pool_window(a, merged, clock);
+            }
+        }
+    }
+    pool_dispatch(p, linktype, pk + from, n - from);
+}
+
+/* End of input: drain, let every worker's clock reach the last packet time,
+ * final housekeeping, final snapshots, last windows; totals into agg. */
+static void pool_finish(struct app *a, struct server_registry *merged, int replay,
+                        struct worker *agg)
+{
+    struct pool *p = a->pool;
+    pool_stop(p);
+    memset(agg, 0, sizeof *agg);
+    for (unsigned i = 0; i < p->n; i++) {
+        struct worker *w = &p->slots[i].w;
+        worker_tick(w, p->now_ns);
+        worker_finish(w);
+        agg->packets += w->packets;
+        agg->bytes += w->bytes;
+        agg->not_ip += w->not_ip;
+        for (int e = 0; e < DERR_COUNT; e++)
+            agg->dec.errors[e] += w->dec.errors[e];
+        agg->flows.created += w->flows.created;
+        agg->flows.count += w->flows.count;
+        for (int r = 0; r < FLOW_EVICT_COUNT; r++)
+            agg->flows.evictions[r] += w->flows.evictions[r];
+        if (w->packets && (!agg->first_ns || w->first_ns < agg->first_ns))
+            agg->first_ns = w->first_ns;
+        if (w->now_ns > agg->now_ns)
+            agg->now_ns = w->now_ns;
+        worker_snapshot(publisher_back(&p->slots[i].pub), w, NULL);
+        publisher_publish(&p->slots[i].pub);
+    }
+    merge_workers(a, merged);
+    if (replay)
+        alerts_finish(&a->engine, merged, p->now_ns);
+    publish_alert_snap(a, merged);
+    agg->servers = *merged; /* a shallow copy, read by the summary */
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -721,9 +899,6 @@ int main(int argc, char **argv)
     } else {
         config_defaults(&cfg);
     }
-    if (o.workers > 1 && !o.quiet)
-        fprintf(stderr, "spanwatch: note: this version runs one worker; -w %u ignored\n",
-                o.workers);
 
     /* the endpoint: always for live capture, for -r only when asked */
     int serve = strcmp(o.listen, "none") != 0 && (o.iface || o.listen_given);
@@ -760,7 +935,20 @@ int main(int argc, char **argv)
     }
 
     static struct worker w;
-    if (worker_init(&w, 0, &cfg, src->linktype) != 0) {
+    static struct pool pool;
+    static struct server_registry merged; /* -w > 1: the workers' servers by label */
+    if (o.workers > 1) {
+        if (pool_init(&pool, o.workers, &cfg, src->linktype, o.read_file != NULL,
+                      o.iface != NULL) != 0 ||
+            server_registry_init(&merged, &cfg) != 0 || worker_snap_init(&app.alert_snap, 0) != 0) {
+            fprintf(stderr, "spanwatch: cannot allocate %u workers (limits.max_flows=%u each)\n",
+                    o.workers, cfg.max_flows);
+            source_close(src);
+            return EXIT_RUNTIME;
+        }
+        app.pool = &pool;
+        pool.snapshot = pool_snapshot_hook;
+    } else if (worker_init(&w, 0, &cfg, src->linktype) != 0) {
         fprintf(stderr, "spanwatch: cannot allocate flow table for limits.max_flows=%u\n",
                 cfg.max_flows);
         source_close(src);
@@ -789,7 +977,8 @@ int main(int argc, char **argv)
         source_close(src);
         return EXIT_RUNTIME;
     }
-    w.alerts = app.engine.nrules ? &app.engine : NULL;
+    if (!app.pool)
+        w.alerts = app.engine.nrules ? &app.engine : NULL;
     if (cfg.am_url[0]) {
         char host[128] = "";
         gethostname(host, sizeof host - 1);
@@ -801,7 +990,7 @@ int main(int argc, char **argv)
         }
     }
     /* live: windows start now; a replay aligns them to its first packet */
-    if (o.iface && w.alerts)
+    if (o.iface && app.engine.nrules)
         alerts_start(&app.engine, clock_wall_ns());
 
     struct sigaction sa;
@@ -832,6 +1021,11 @@ int main(int argc, char **argv)
     unsigned bursts = 0;
     struct sw_packet burst[SOURCE_BURST_MAX];
     rc = 0;
+    uint64_t dispatched = 0;
+    if (app.pool && pool_start(&pool) != 0) {
+        fprintf(stderr, "spanwatch: cannot start the worker threads\n");
+        return EXIT_RUNTIME;
+    }
     atomic_store(&app.ready, 1);
     while (!stop_requested) {
         int n = source_next_burst(src, burst, SOURCE_BURST_MAX);
@@ -843,13 +1037,31 @@ int main(int argc, char **argv)
                     show_progress ? "\n" : "", src->error);
             break;
         }
-        if (n > 0)
+        if (app.pool) {
+            if (n > 0) {
+                pool_dispatch_windows(&app, &merged, src->linktype, burst, (unsigned)n);
+                dispatched += (unsigned)n;
+            } else if (o.iface && alerts_due(&app.engine, clock_wall_ns())) {
+                pool_window(&app, &merged, clock_wall_ns());
+            }
+            if (atomic_load_explicit(&app.pending_cfg, memory_order_relaxed)) {
+                apply_pending_rules(&app, NULL, &merged, pool.now_ns);
+                publish_alert_snap(&app, &merged);
+            }
+            if ((++bursts & 63) == 0 || n <= 0) {
+                struct source_stats st;
+                source_stats(src, &st);
+                atomic_store(&app.source_drops, st.kernel_drops + st.iface_drops);
+                atomic_store(&app.ring_drops, pool.ring_drops);
+            }
+        } else if (n > 0) {
             worker_handle_burst(&w, burst, (unsigned)n);
-        else if (o.iface)
+        } else if (o.iface) {
             worker_tick(&w, clock_wall_ns());
-        if (atomic_load_explicit(&app.pending_cfg, memory_order_relaxed))
-            apply_pending_rules(&app, &w);
-        if (publisher_wanted(&app.pub)) {
+        }
+        if (!app.pool && atomic_load_explicit(&app.pending_cfg, memory_order_relaxed))
+            apply_pending_rules(&app, &w, &w.servers, w.now_ns);
+        if (!app.pool && publisher_wanted(&app.pub)) {
             worker_snapshot(publisher_back(&app.pub), &w, src);
             publisher_publish(&app.pub);
         }
@@ -862,39 +1074,38 @@ int main(int argc, char **argv)
         if (show_progress && (++bursts & 255) == 0) {
             double now = mono_now();
             if (now - last_progress >= 0.5) {
-                progress(src, &w, t0);
+                progress(src, app.pool ? dispatched : w.packets, t0);
                 last_progress = now;
             }
         }
     }
-    worker_finish(&w);
-    if (o.read_file)
-        worker_finish_alerts(&w);
+    static struct worker agg; /* -w > 1: totals for the summary */
+    if (app.pool) {
+        pool_finish(&app, &merged, o.read_file != NULL, &agg);
+        struct source_stats st;
+        source_stats(src, &st);
+        atomic_store(&app.source_drops, st.kernel_drops + st.iface_drops);
+        atomic_store(&app.ring_drops, pool.ring_drops);
+    } else {
+        worker_finish(&w);
+        if (o.read_file)
+            worker_finish_alerts(&w);
+    }
     double wall = mono_now() - t0;
     if (show_progress && bursts >= 256)
         fputs("\r\033[K", stderr);
 
     /* final numbers: one last snapshot, for the endpoint and --metrics-out */
-    worker_snapshot(publisher_back(&app.pub), &w, src);
-    publisher_publish(&app.pub);
-    atomic_store(&app.finished, 1);
-    if (o.metrics_out) {
-        const struct worker_snap *snap = publisher_latest(&app.pub);
-        struct metrics_view *view = malloc(sizeof *view);
-        if (!view) {
-            rc = EXIT_RUNTIME;
-        } else {
-            fill_view(view, &snap, 1, src->name, atomic_load(&app.reload_ok),
-                      atomic_load(&app.config_hash));
-            fill_am(view, app.am);
-            if (write_metrics(o.metrics_out, view) != 0)
-                rc = EXIT_RUNTIME;
-            free(view);
-        }
+    if (!app.pool) {
+        worker_snapshot(publisher_back(&app.pub), &w, src);
+        publisher_publish(&app.pub);
     }
+    atomic_store(&app.finished, 1);
+    if (o.metrics_out && write_metrics(o.metrics_out, &app) != 0)
+        rc = EXIT_RUNTIME;
     if (!o.quiet) {
-        summary(src, &w, wall);
-        alert_summary(&app, &w);
+        summary(src, app.pool ? &agg : &w, wall);
+        alert_summary(&app, app.pool ? &merged : &w.servers);
     }
     if (web && o.linger && o.read_file) {
         if (!o.quiet)
@@ -912,11 +1123,16 @@ int main(int argc, char **argv)
             if (atomic_load(&app.pending_cfg)) {
                 /* reloaded rules over the final counters: resolve removed
                  * rules' alerts, then show the new state */
-                apply_pending_rules(&app, &w);
-                pthread_mutex_lock(&app.scrape_lock);
-                worker_snapshot(publisher_back(&app.pub), &w, src);
-                publisher_publish(&app.pub);
-                pthread_mutex_unlock(&app.scrape_lock);
+                if (app.pool) {
+                    apply_pending_rules(&app, NULL, &merged, pool.now_ns);
+                    publish_alert_snap(&app, &merged);
+                } else {
+                    apply_pending_rules(&app, &w, &w.servers, w.now_ns);
+                    pthread_mutex_lock(&app.scrape_lock);
+                    worker_snapshot(publisher_back(&app.pub), &w, src);
+                    publisher_publish(&app.pub);
+                    pthread_mutex_unlock(&app.scrape_lock);
+                }
             }
         }
     }
@@ -926,6 +1142,11 @@ int main(int argc, char **argv)
     if (alerts && alerts != stdout)
         fclose(alerts);
     publisher_free(&app.pub);
+    if (app.pool) {
+        pool_free(&pool);
+        server_registry_free(&merged);
+        worker_snap_free(&app.alert_snap);
+    }
     alerts_free(&app.engine);
     free(app.rules_cfg);
     free(atomic_exchange(&app.pending_cfg, NULL));

@@ -99,12 +99,13 @@ R
 write_cfg 100 1
 
 # 1. replay while Alertmanager is down
-"$sw" -r "$src/tests/pcaps/alerts.pcap" -c "$tmp/rules.yaml" --alerts-out "$tmp/alerts.json" \
+# shellcheck disable=SC2086 # SPANWATCH_ARGS: extra options (e.g. -w 2)
+"$sw" ${SPANWATCH_ARGS:-} -r "$src/tests/pcaps/alerts.pcap" -c "$tmp/rules.yaml" --alerts-out "$tmp/alerts.json" \
     --web.listen-address "127.0.0.1:$sw_port" --linger 2> "$tmp/sw.log" &
 sw_pid=$!
 pk=
 for _ in $(seq 100); do
-    pk=$(metric 'spanwatch_packets_total{worker="0"}')
+    pk=$(curl -s "http://127.0.0.1:$sw_port/metrics" | awk '/^spanwatch_packets_total/ {s += $NF} END {print s + 0}')
     [ "$pk" = 7730 ] && break
     sleep 0.1
 done

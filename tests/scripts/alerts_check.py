@@ -17,6 +17,7 @@ are checked too, so a shared misunderstanding between this script and
 spanwatch cannot pass unnoticed.
 """
 import json
+import os
 import math
 import re
 import subprocess
@@ -211,7 +212,7 @@ for r in rules:
 with tempfile.TemporaryDirectory() as tmp:
     out = tmp + "/alerts.json"
     met = tmp + "/metrics.prom"
-    p = subprocess.run([spanwatch, "-q", "-r", pcap, "-c", config, "--alerts-out", out,
+    p = subprocess.run([spanwatch] + os.environ.get("SPANWATCH_ARGS", "").split() + ["-q", "-r", pcap, "-c", config, "--alerts-out", out,
                         "--metrics-out", met], capture_output=True, text=True)
     if p.returncode != 0:
         raise SystemExit("spanwatch exited %d: %s" % (p.returncode, p.stderr))

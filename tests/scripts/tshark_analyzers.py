@@ -44,6 +44,7 @@ HTTP (server = server side of the TCP stream; tshark run with
                tshark's view of streams where it cannot be the oracle
 Prints one line per check; exit 0 if all agree.
 """
+import os
 import collections
 import re
 import subprocess
@@ -58,7 +59,7 @@ RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP",
 
 def metrics(spanwatch, pcap, config=None):
     with tempfile.NamedTemporaryFile("r", suffix=".prom") as f:
-        subprocess.run([spanwatch, "-q", "-r", pcap, "--metrics-out", f.name] +
+        subprocess.run([spanwatch] + os.environ.get("SPANWATCH_ARGS", "").split() + ["-q", "-r", pcap, "--metrics-out", f.name] +
                        (["-c", config] if config else []), check=True)
         out = {}
         for line in f.read().splitlines():

@@ -25,6 +25,7 @@ built), every decode_errors series must equal it (absent lines mean 0).
 Exit 0 when all checks pass; prints one line per check.
 """
 import json
+import os
 import re
 import subprocess
 import sys
@@ -44,7 +45,7 @@ TSHARK = ["tshark", "-n", "-o", "tcp.check_checksum:FALSE", "-o", "udp.check_che
 
 def metrics_of(spanwatch, pcap):
     with tempfile.NamedTemporaryFile("r", suffix=".prom") as f:
-        subprocess.run([spanwatch, "-q", "-r", pcap, "--metrics-out", f.name], check=True)
+        subprocess.run([spanwatch] + os.environ.get("SPANWATCH_ARGS", "").split() + ["-q", "-r", pcap, "--metrics-out", f.name], check=True)
         text = f.read()
     series = {}
     for line in text.splitlines():

@@ -1,0 +1,211 @@
+/*
+ * pool.c — see pool.h.
+ */
+#include "pool.h"
+
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+
+#include "../decode/decode.h"
+#include "../metrics/clock.h"
+
+#define RING_BYTES (16u << 20)  /* per worker: > 60 maximum-size packets, ~10k typical */
+
+
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t load_addr(const uint8_t *p, unsigned len)
+{
+    uint64_t a = 0, b = 0;
+    if (len == 4) {
+        memcpy(&a, p, 4);
+    } else {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + 8, 8);
+        a ^= mix64(b);
+    }
+    return a;
+}
+
+uint32_t pool_flow_hash(int linktype, const uint8_t *data, uint32_t caplen)
+{
+    struct l2_result l2;
+    struct bytes frame = { data, caplen };
+    if (l2_parse(linktype, frame, &l2) != DECODE_OK)
+        return 0;
+    const uint8_t *ip = l2.payload.p;
+    uint64_t x, y;
+    if (l2.ethertype == 0x0800 && l2.payload.len >= 20) {
+        x = load_addr(ip + 12, 4);
+        y = load_addr(ip + 16, 4);
+    } else if (l2.ethertype == 0x86dd && l2.payload.len >= 40) {
+        x = load_addr(ip + 8, 16);
+        y = load_addr(ip + 24, 16);
+    } else {
+        return 0;
+    }
+    uint64_t lo = x < y ? x : y, hi = x < y ? y : x;
+    return (uint32_t)(mix64(lo * 0x9e3779b97f4a7c15ull + hi) >> 32);
+}
+
+static void *worker_main(void *arg)
+{
+    struct pool_slot *s = arg;
+    struct pool *p = s->pool;
+    struct sw_packet burst[SOURCE_BURST_MAX];
+    struct timespec idle = { 0, 50000 }; /* 50 us */
+    unsigned idle_rounds = 0;
+    for (;;) {
+        unsigned n = 0;
+        const struct ring_rec *barrier = NULL;
+        const struct ring_rec *h;
+        while (n < SOURCE_BURST_MAX && (h = ring_peek(&s->ring))) {
+            if (h->kind == RING_BARRIER) {
+                barrier = h;
+                break;
+            }
+            burst[n].data = ring_rec_data(h);
+            burst[n].caplen = h->caplen;
+            burst[n].wirelen = h->wirelen;
+            burst[n].ts_ns = h->ts_ns;
+            n++;
+        }
+        if (n)
+            worker_handle_burst(&s->w, burst, n);
+        if (barrier) {
+            uint32_t seq = barrier->arg;
+            uint64_t ts = barrier->ts_ns;
+            ring_release(&s->ring);
+            worker_tick(&s->w, ts);
+            atomic_store_explicit(&s->barrier_reached, seq, memory_order_release);
+            while (atomic_load_explicit(&p->barrier_release, memory_order_acquire) != seq)
+                sched_yield();
+        } else {
+            ring_release(&s->ring);
+        }
+        if (publisher_wanted(&s->pub) && p->snapshot)
+            p->snapshot(s);
+        if (n || barrier) {
+            idle_rounds = 0;
+            continue;
+        }
+        if (atomic_load_explicit(&p->stop, memory_order_acquire)) {
+            /* the dispatcher published everything before setting stop */
+            if (!ring_peek(&s->ring))
+                break;
+            s->ring.tail_local = atomic_load(&s->ring.tail); /* un-peek */
+            continue;
+        }
+        if (p->live && (++idle_rounds & 1023) == 0)
+            worker_tick(&s->w, clock_wall_ns());
+        nanosleep(&idle, NULL);
+    }
+    return NULL;
+}
+
+int pool_init(struct pool *p, unsigned n, const struct config *cfg, int linktype, int lossless,
+              int live)
+{
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    p->lossless = lossless;
+    p->live = live;
+    p->slots = aligned_alloc(64, ((n * sizeof *p->slots) + 63) & ~(size_t)63);
+    if (!p->slots)
+        return -1;
+    memset(p->slots, 0, n * sizeof *p->slots);
+    for (unsigned i = 0; i < n; i++) {
+        struct pool_slot *s = &p->slots[i];
+        s->pool = p;
+        s->id = i;
+        if (worker_init(&s->w, i, cfg, linktype) != 0 || ring_init(&s->ring, RING_BYTES) != 0 ||
+            publisher_init(&s->pub, cfg->max_servers) != 0) {
+            p->n = i + 1;
+            pool_free(p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int pool_start(struct pool *p)
+{
+    for (unsigned i = 0; i < p->n; i++)
+        if (pthread_create(&p->slots[i].thread, NULL, worker_main, &p->slots[i]) != 0)
+            return -1;
+    return 0;
+}
+
+void pool_dispatch(struct pool *p, int linktype, const struct sw_packet *pkts, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        const struct sw_packet *k = &pkts[i];
+        if (k->ts_ns > p->now_ns)
+            p->now_ns = k->ts_ns;
+        uint32_t h = pool_flow_hash(linktype, k->data, k->caplen);
+        struct pool_slot *s = &p->slots[(uint64_t)h * p->n >> 32];
+        while (ring_push(&s->ring, RING_PACKET, k->data, k->caplen, k->wirelen, k->ts_ns, 0) != 0) {
+            if (!p->lossless) {
+                s->ring_full++;
+                p->ring_drops++;
+                break;
+            }
+            ring_publish(&s->ring);
+            sched_yield();
+        }
+    }
+    for (unsigned i = 0; i < p->n; i++)
+        ring_publish(&p->slots[i].ring);
+}
+
+void pool_barrier_enter(struct pool *p, uint64_t ts_ns)
+{
+    uint32_t seq = ++p->barrier_seq;
+    for (unsigned i = 0; i < p->n; i++) {
+        struct pool_slot *s = &p->slots[i];
+        while (ring_push(&s->ring, RING_BARRIER, NULL, 0, 0, ts_ns, seq) != 0) {
+            ring_publish(&s->ring);
+            sched_yield();
+        }
+        ring_publish(&s->ring);
+    }
+    for (unsigned i = 0; i < p->n; i++)
+        while (atomic_load_explicit(&p->slots[i].barrier_reached, memory_order_acquire) != seq)
+            sched_yield();
+}
+
+void pool_barrier_leave(struct pool *p)
+{
+    atomic_store_explicit(&p->barrier_release, p->barrier_seq, memory_order_release);
+}
+
+void pool_stop(struct pool *p)
+{
+    for (unsigned i = 0; i < p->n; i++)
+        ring_publish(&p->slots[i].ring);
+    atomic_store_explicit(&p->stop, 1, memory_order_release);
+    for (unsigned i = 0; i < p->n; i++)
+        pthread_join(p->slots[i].thread, NULL);
+}
+
+void pool_free(struct pool *p)
+{
+    if (!p->slots)
+        return;
+    for (unsigned i = 0; i < p->n; i++) {
+        worker_free(&p->slots[i].w);
+        ring_free(&p->slots[i].ring);
+        publisher_free(&p->slots[i].pub);
+    }
+    free(p->slots);
+    p->slots = NULL;
+}

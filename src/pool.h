@@ -1,0 +1,74 @@
+/*
+ * pool.h — N workers on their own threads, fed by one dispatcher.
+ *
+ * The dispatcher (the capture thread) hashes each packet on its IP address
+ * pair, ordered so both directions give the same hash (and IP fragments,
+ * which carry no ports, go where their first fragment went), and copies it
+ * into that worker's SPSC ring (capture/ring.h). Each worker owns its flow
+ * table, analyzers and metrics; nothing mutable is shared in the packet
+ * path. Frames without IP go to worker 0.
+ *
+ * A full ring: a file replay waits (nothing is lost); a live capture drops
+ * the packet and counts it (spanwatch_capture_drops_total{source="ring"}).
+ *
+ * Barrier: at an alert-window end the dispatcher sends a barrier record
+ * through every ring; each worker, on reaching it, advances its clock to
+ * the barrier time (timeouts due by then are counted in the closing window)
+ * and waits until released. With every worker parked at the same point of
+ * the packet stream, the dispatcher reads their registries directly,
+ * merges them by server label and evaluates the window — once per window,
+ * never per packet.
+ */
+#ifndef SPANWATCH_POOL_H
+#define SPANWATCH_POOL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "../capture/ring.h"
+#include "../metrics/snapshot.h"
+#include "worker.h"
+
+struct pool_slot {
+    struct worker w;
+    struct pkt_ring ring;
+    struct publisher pub;
+    pthread_t thread;
+    struct pool *pool;
+    unsigned id;
+    _Alignas(64) _Atomic uint32_t barrier_reached;
+    uint64_t ring_full;          /* dispatcher: packets dropped (live) */
+};
+
+struct pool {
+    unsigned n;
+    struct pool_slot *slots;
+    int lossless;                /* file replay: wait instead of dropping */
+    int live;                    /* idle workers follow the wall clock */
+    _Atomic uint32_t barrier_release;
+    atomic_int stop;             /* dispatcher done: drain and exit */
+    uint32_t barrier_seq;
+    uint64_t ring_drops;         /* total packets dropped on full rings */
+    uint64_t now_ns;             /* dispatcher's clock: latest packet time */
+    /* called by a worker thread when its publisher wants a snapshot */
+    void (*snapshot)(struct pool_slot *s);
+};
+
+int pool_init(struct pool *p, unsigned n, const struct config *cfg, int linktype, int lossless,
+              int live);
+/* Start the worker threads. */
+int pool_start(struct pool *p);
+/* Hash and enqueue a burst (dispatcher thread). */
+void pool_dispatch(struct pool *p, int linktype, const struct sw_packet *pkts, unsigned n);
+/* Park every worker at this point of the stream with its clock at ts_ns. */
+void pool_barrier_enter(struct pool *p, uint64_t ts_ns);
+void pool_barrier_leave(struct pool *p);
+/* End of input: workers drain their rings and exit; then the threads are joined. */
+void pool_stop(struct pool *p);
+void pool_free(struct pool *p);
+
+/* Symmetric hash of a frame's IP address pair (0 for non-IP). */
+uint32_t pool_flow_hash(int linktype, const uint8_t *data, uint32_t caplen);
+
+#endif
