@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -56,8 +57,9 @@ static const char help_text[] =
     "  -f, --filter EXPR          BPF capture filter, tcpdump syntax\n"
     "      --backend NAME         live capture back end: pcap (default); afpacket,\n"
     "                             afxdp and dpdk are not built yet\n"
-    "  -w, --workers N            worker threads (default 1); with N > 1 a dispatcher\n"
-    "                             hashes flows to N workers over lock-free rings\n"
+    "  -w, --workers N            worker threads; with N > 1 a dispatcher hashes\n"
+    "                             flows to N workers over lock-free rings (default:\n"
+    "                             the CPUs available for -i, 1 for -r)\n"
     "      --metrics-out FILE     write the final Prometheus exposition to FILE\n"
     "                             when the run ends ('-' = stdout)\n"
     "      --alerts-out FILE      write alert transitions as JSON lines to FILE\n"
@@ -159,7 +161,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     memset(o, 0, sizeof *o);
     o->backend = "pcap";
     o->listen = ":9560";
-    o->workers = 1;
+    o->workers = 0; /* auto: the CPUs we may run on for live capture, 1 for a replay */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":r:i:c:f:w:qVh", longopts, NULL)) != -1) {
         switch (c) {
@@ -202,6 +204,13 @@ static int parse_args(int argc, char **argv, struct options *o)
         return 0;
     if (!!o->read_file + !!o->iface != 1)
         return usage_error("%s", "give exactly one of -r FILE or -i IFACE");
+    if (!o->workers) {
+        cpu_set_t set;
+        long n = 1;
+        if (o->iface && sched_getaffinity(0, sizeof set, &set) == 0)
+            n = CPU_COUNT(&set);
+        o->workers = n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+    }
     if (o->linger && (!o->read_file || !o->listen_given || !strcmp(o->listen, "none")))
         return usage_error("%s", "--linger needs -r FILE and --web.listen-address");
     if (strcmp(o->backend, "pcap") != 0) {
