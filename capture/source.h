@@ -77,6 +77,12 @@ struct source *source_pcap_open_file(const char *path, const char *bpf_filter,
 /* pcap_file.c: open a live interface through libpcap. */
 struct source *source_pcap_open_live(const char *iface, const char *bpf_filter,
                                      int buffer_mb, char *err, size_t errlen);
+/* afpacket.c: AF_PACKET TPACKET_V3 socket on iface in fanout group
+ * fanout_group (-1: none) with a ring of ring_mb MiB. */
+struct source *source_afpacket_open(const char *iface, const char *bpf_filter, int fanout_group,
+                                    unsigned ring_mb, char *err, size_t errlen);
+/* The interface exists and is up; else -1 and why. */
+int source_afpacket_check(const char *iface, char *err, size_t errlen);
 /* Bytes consumed from a file source so far (for progress), 0 if unknown. */
 uint64_t source_pcap_file_offset(struct source *s);
 

@@ -179,7 +179,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         }
         case 'V':
-            printf("spanwatch %s (backends: pcap)\n", SPANWATCH_VERSION);
+            printf("spanwatch %s (backends: pcap, afpacket)\n", SPANWATCH_VERSION);
             exit(0);
         case 'h':
             fputs(usage_text, stdout);
@@ -218,6 +218,11 @@ static int parse_args(int argc, char **argv, struct options *o)
             strcmp(o->backend, "dpdk"))
             return usage_error("--backend: unknown back end '%s' (pcap, afpacket, afxdp, dpdk)",
                                o->backend);
+        if (!strcmp(o->backend, "afpacket")) {
+            if (!o->iface)
+                return usage_error("%s", "--backend afpacket captures live: use it with -i IFACE");
+            return 0;
+        }
         fprintf(stderr, "spanwatch: --backend %s is not available in this version; "
                         "use --backend pcap\n", o->backend);
         return EXIT_USAGE;
@@ -389,7 +394,7 @@ static void fill_view(struct metrics_view *v, const struct worker_snap *const *s
     v->config_reload_ok = reload_ok;
     v->config_hash = config_hash;
     v->version = SPANWATCH_VERSION;
-    v->backends = "pcap";
+    v->backends = "pcap,afpacket";
 }
 
 static void fill_am(struct metrics_view *v, struct am_sender *am)
@@ -653,7 +658,8 @@ static void summary(const struct source *src, const struct worker *w, double wal
     uint64_t errs = 0;
     for (int e = 0; e < DERR_COUNT; e++)
         errs += w->dec.errors[e];
-    double span = w->now_ns > w->first_ns ? (double)(w->now_ns - w->first_ns) / 1e9 : 0.0;
+    double span = w->packets && w->now_ns > w->first_ns
+                      ? (double)(w->now_ns - w->first_ns) / 1e9 : 0.0;
     fprintf(stderr,
             "spanwatch: %s: %" PRIu64 " packets, %" PRIu64 " bytes in %.3f s "
             "(%.0f packets/s); %.3f s of packet time; link type %s\n",
@@ -803,7 +809,7 @@ static int check_config(const char *path)
 
 static void pool_snapshot_hook(struct pool_slot *s)
 {
-    worker_snapshot(publisher_back(&s->pub), &s->w, NULL);
+    worker_snapshot(publisher_back(&s->pub), &s->w, s->src);
     publisher_publish(&s->pub);
 }
 
@@ -862,6 +868,9 @@ static void pool_finish(struct app *a, struct server_registry *merged, int repla
     struct pool *p = a->pool;
     pool_stop(p);
     memset(agg, 0, sizeof *agg);
+    for (unsigned i = 0; i < p->n; i++) /* workers with own sources: no dispatcher clock */
+        if (p->slots[i].w.now_ns > p->now_ns)
+            p->now_ns = p->slots[i].w.now_ns;
     for (unsigned i = 0; i < p->n; i++) {
         struct worker *w = &p->slots[i].w;
         worker_tick(w, p->now_ns);
@@ -879,7 +888,7 @@ static void pool_finish(struct app *a, struct server_registry *merged, int repla
             agg->first_ns = w->first_ns;
         if (w->now_ns > agg->now_ns)
             agg->now_ns = w->now_ns;
-        worker_snapshot(publisher_back(&p->slots[i].pub), w, NULL);
+        worker_snapshot(publisher_back(&p->slots[i].pub), w, p->slots[i].src);
         publisher_publish(&p->slots[i].pub);
     }
     merge_workers(a, merged);
@@ -919,9 +928,24 @@ int main(int argc, char **argv)
         }
     }
 
-    struct source *src = o.read_file
-                             ? source_pcap_open_file(o.read_file, o.filter, err, sizeof err)
-                             : source_pcap_open_live(o.iface, o.filter, 64, err, sizeof err);
+    /* AF_PACKET: one fanout socket per worker, opened here (as root) */
+    int afpacket = !strcmp(o.backend, "afpacket");
+    struct source *afp[METRICS_MAX_WORKERS] = { 0 };
+    if (afpacket) {
+        int group = (int)(getpid() & 0xffff);
+        for (unsigned i = 0; i < o.workers; i++) {
+            afp[i] = source_afpacket_open(o.iface, o.filter, group, 64, err, sizeof err);
+            if (!afp[i]) {
+                fprintf(stderr, "spanwatch: %s\n", err);
+                for (unsigned j = 0; j < i; j++)
+                    source_close(afp[j]);
+                return EXIT_RUNTIME;
+            }
+        }
+    }
+    struct source *src = afpacket      ? afp[0]
+                         : o.read_file ? source_pcap_open_file(o.read_file, o.filter, err, sizeof err)
+                                       : source_pcap_open_live(o.iface, o.filter, 64, err, sizeof err);
     if (!src) {
         fprintf(stderr, "spanwatch: %s\n", err);
         return EXIT_RUNTIME;
@@ -946,7 +970,7 @@ int main(int argc, char **argv)
     static struct worker w;
     static struct pool pool;
     static struct server_registry merged; /* -w > 1: the workers' servers by label */
-    if (o.workers > 1) {
+    if (o.workers > 1 || afpacket) {
         if (pool_init(&pool, o.workers, &cfg, src->linktype, o.read_file != NULL,
                       o.iface != NULL) != 0 ||
             server_registry_init(&merged, &cfg) != 0 || worker_snap_init(&app.alert_snap, 0) != 0) {
@@ -957,6 +981,9 @@ int main(int argc, char **argv)
         }
         app.pool = &pool;
         pool.snapshot = pool_snapshot_hook;
+        if (afpacket)
+            for (unsigned i = 0; i < o.workers; i++)
+                pool_set_source(&pool, i, afp[i]);
     } else if (worker_init(&w, 0, &cfg, src->linktype) != 0) {
         fprintf(stderr, "spanwatch: cannot allocate flow table for limits.max_flows=%u\n",
                 cfg.max_flows);
@@ -1036,7 +1063,31 @@ int main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     atomic_store(&app.ready, 1);
-    while (!stop_requested) {
+    while (app.pool && pool.sourced && !stop_requested) {
+        /* the workers read their own sockets; this thread closes alert
+         * windows by the clock, takes reloads and watches for errors */
+        struct timespec nap = { 0, 10000000 };
+        nanosleep(&nap, NULL);
+        if (atomic_load(&pool.failed)) {
+            fprintf(stderr, "spanwatch: capture failed: %s\n", pool.error);
+            rc = EXIT_RUNTIME;
+            break;
+        }
+        uint64_t now = clock_wall_ns();
+        if (alerts_due(&app.engine, now))
+            pool_window(&app, &merged, now);
+        if (atomic_load_explicit(&app.pending_cfg, memory_order_relaxed)) {
+            apply_pending_rules(&app, NULL, &merged, now);
+            publish_alert_snap(&app, &merged);
+        }
+        if (reload_requested) {
+            reload_requested = 0;
+            char msg[1024];
+            if (app_reload(&app, msg, sizeof msg) == 0 && !o.quiet)
+                fprintf(stderr, "spanwatch: SIGHUP: config %s\n", msg);
+        }
+    }
+    while (!(app.pool && pool.sourced) && !stop_requested) {
         int n = source_next_burst(src, burst, SOURCE_BURST_MAX);
         if (n == SOURCE_EOF)
             break;
@@ -1092,8 +1143,10 @@ int main(int argc, char **argv)
     if (app.pool) {
         pool_finish(&app, &merged, o.read_file != NULL, &agg);
         struct source_stats st;
-        source_stats(src, &st);
-        atomic_store(&app.source_drops, st.kernel_drops + st.iface_drops);
+        if (!pool.sourced) { /* else each worker reported its own socket's drops */
+            source_stats(src, &st);
+            atomic_store(&app.source_drops, st.kernel_drops + st.iface_drops);
+        }
         atomic_store(&app.ring_drops, pool.ring_drops);
     } else {
         worker_finish(&w);
@@ -1160,6 +1213,7 @@ int main(int argc, char **argv)
     free(app.rules_cfg);
     free(atomic_exchange(&app.pending_cfg, NULL));
     worker_free(&w);
-    source_close(src);
+    if (!afpacket)
+        source_close(src); /* else closed with the pool */
     return rc;
 }

@@ -112,6 +112,53 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Park at a time barrier: clock to the barrier time, report, wait. */
+static void park(struct pool_slot *s, uint32_t seq, uint64_t at)
+{
+    struct pool *p = s->pool;
+    worker_tick(&s->w, at);
+    atomic_store_explicit(&s->barrier_reached, seq, memory_order_release);
+    while (atomic_load_explicit(&p->barrier_release, memory_order_acquire) != seq &&
+           !atomic_load_explicit(&p->stop, memory_order_relaxed))
+        sched_yield();
+}
+
+/* A worker with its own source (AF_PACKET fanout member). */
+static void *worker_src_main(void *arg)
+{
+    struct pool_slot *s = arg;
+    struct pool *p = s->pool;
+    struct sw_packet burst[SOURCE_BURST_MAX];
+    while (!atomic_load_explicit(&p->stop, memory_order_acquire)) {
+        int n = source_next_burst(s->src, burst, SOURCE_BURST_MAX);
+        if (n < 0) {
+            snprintf(p->error, sizeof p->error, "%s", s->src->error);
+            atomic_store(&p->failed, 1);
+            break;
+        }
+        uint32_t want = atomic_load_explicit(&p->barrier_want, memory_order_acquire);
+        if (want != atomic_load_explicit(&s->barrier_reached, memory_order_relaxed)) {
+            uint64_t at = atomic_load_explicit(&p->barrier_at, memory_order_relaxed);
+            unsigned k = 0;
+            while (k < (unsigned)n && burst[k].ts_ns < at)
+                k++;
+            if (k)
+                worker_handle_burst(&s->w, burst, k);
+            if (k < (unsigned)n || clock_wall_ns() >= at)
+                park(s, want, at);
+            if (k < (unsigned)n)
+                worker_handle_burst(&s->w, burst + k, (unsigned)n - k);
+        } else if (n > 0) {
+            worker_handle_burst(&s->w, burst, (unsigned)n);
+        }
+        if (n == 0)
+            worker_tick(&s->w, clock_wall_ns());
+        if (publisher_wanted(&s->pub) && p->snapshot)
+            p->snapshot(s);
+    }
+    return NULL;
+}
+
 int pool_init(struct pool *p, unsigned n, const struct config *cfg, int linktype, int lossless,
               int live)
 {
@@ -140,7 +187,8 @@ int pool_init(struct pool *p, unsigned n, const struct config *cfg, int linktype
 int pool_start(struct pool *p)
 {
     for (unsigned i = 0; i < p->n; i++)
-        if (pthread_create(&p->slots[i].thread, NULL, worker_main, &p->slots[i]) != 0)
+        if (pthread_create(&p->slots[i].thread, NULL, p->sourced ? worker_src_main : worker_main,
+                           &p->slots[i]) != 0)
             return -1;
     return 0;
 }
@@ -170,6 +218,15 @@ void pool_dispatch(struct pool *p, int linktype, const struct sw_packet *pkts, u
 void pool_barrier_enter(struct pool *p, uint64_t ts_ns)
 {
     uint32_t seq = ++p->barrier_seq;
+    if (p->sourced) {
+        atomic_store_explicit(&p->barrier_at, ts_ns, memory_order_relaxed);
+        atomic_store_explicit(&p->barrier_want, seq, memory_order_release);
+        for (unsigned i = 0; i < p->n; i++)
+            while (atomic_load_explicit(&p->slots[i].barrier_reached, memory_order_acquire) != seq &&
+                   !atomic_load(&p->failed))
+                sched_yield();
+        return;
+    }
     for (unsigned i = 0; i < p->n; i++) {
         struct pool_slot *s = &p->slots[i];
         while (ring_push(&s->ring, RING_BARRIER, NULL, 0, 0, ts_ns, seq) != 0) {
@@ -202,6 +259,7 @@ void pool_free(struct pool *p)
     if (!p->slots)
         return;
     for (unsigned i = 0; i < p->n; i++) {
+        source_close(p->slots[i].src);
         worker_free(&p->slots[i].w);
         ring_free(&p->slots[i].ring);
         publisher_free(&p->slots[i].pub);

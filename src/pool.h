@@ -39,6 +39,7 @@ struct pool_slot {
     unsigned id;
     _Alignas(64) _Atomic uint32_t barrier_reached;
     uint64_t ring_full;          /* dispatcher: packets dropped (live) */
+    struct source *src;          /* its own capture source (AF_PACKET fanout), or NULL */
 };
 
 struct pool {
@@ -53,10 +54,22 @@ struct pool {
     uint64_t now_ns;             /* dispatcher's clock: latest packet time */
     /* called by a worker thread when its publisher wants a snapshot */
     void (*snapshot)(struct pool_slot *s);
+    /* workers with their own sources: barriers by time instead of records */
+    int sourced;
+    _Atomic uint64_t barrier_at;   /* park at the first packet at or after this time */
+    _Atomic uint32_t barrier_want; /* sequence of the barrier asked for */
+    atomic_int failed;             /* a source reported an error */
+    char error[512];
 };
 
 int pool_init(struct pool *p, unsigned n, const struct config *cfg, int linktype, int lossless,
               int live);
+/* Give worker i its own source (before pool_start): no dispatcher then. */
+static inline void pool_set_source(struct pool *p, unsigned i, struct source *src)
+{
+    p->slots[i].src = src;
+    p->sourced = 1;
+}
 /* Start the worker threads. */
 int pool_start(struct pool *p);
 /* Hash and enqueue a burst (dispatcher thread). */

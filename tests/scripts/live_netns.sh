@@ -29,12 +29,22 @@ done
 . "$(dirname "$0")/netns_lib.sh"
 
 # --- capture and traffic --------------------------------------------------------
-ip netns exec "$ns_c" tcpdump -Z root -i "$if_c" -U -s 0 -w "$tmp/live.pcap" \
+ip netns exec "$ns_c" tcpdump -Z root -i "$if_c" -U -s 0 -B 65536 --immediate-mode --time-stamp-precision=nano -w "$tmp/live.pcap" \
     >/dev/null 2>"$tmp/tcpdump.log" &
 tcpdump_pid=$!
 pids+=($tcpdump_pid)
 for _ in $(seq 50); do grep -q "listening on" "$tmp/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
-sleep 0.3
+# spanwatch itself captures the same interface live, once per back end,
+# with two workers each: AF_PACKET fanout sockets, and libpcap with the
+# dispatcher; what they report must equal a replay of tcpdump's capture
+live_pids=()
+for be in afpacket pcap; do
+    ip netns exec "$ns_c" "$sw" -q --backend "$be" -w 2 -i "$if_c" --web.listen-address none \
+        --metrics-out "$tmp/live-$be.prom" 2> "$tmp/live-$be.log" &
+    live_pids+=($!)
+    pids+=($!)
+done
+sleep 1
 
 u=http://10.77.0.1
 for round in 1 2 3; do
@@ -58,9 +68,12 @@ done
 echo
 # a closed port: SYN answered by RST
 C curl -s -o /dev/null --max-time 2 http://10.77.0.1:81/ || true
-sleep 0.5
+sleep 1.5 # every capturer has read everything before it is stopped
 kill -INT "$tcpdump_pid"
-for _ in $(seq 50); do kill -0 "$tcpdump_pid" 2>/dev/null || break; sleep 0.1; done
+for p in "${live_pids[@]}"; do kill -TERM "$p"; done
+for p in "$tcpdump_pid" "${live_pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+done
 
 frames=$(tcpdump -r "$tmp/live.pcap" 2>/dev/null | wc -l)
 echo "captured $frames frames"
@@ -79,6 +92,31 @@ CONF
 grep -q 'server="api"' < <("$sw" -q -r "$tmp/live.pcap" -c "$tmp/hosts.yaml" --metrics-out -) ||
     { echo "FAIL: no series for the Host group"; rc=1; }
 # the capture must hold every outcome this test is about, or it proves little
+# live capture == replay of the same packets (per-server series). Every
+# counter and histogram _count must be equal. Bucket and _sum lines are left
+# out: each AF_PACKET socket (tcpdump's, spanwatch's) stamps a packet when
+# it is delivered to it, so latencies differ by microseconds between them.
+"$sw" -q -r "$tmp/live.pcap" --metrics-out "$tmp/replay.prom"
+perserver() { grep 'server="' "$1" | grep -v -e '_bucket{' -e '_sum{'; }
+cat "$tmp/tcpdump.log"
+td_drops=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$tmp/tcpdump.log")
+for be in afpacket pcap; do
+    if [ ! -s "$tmp/live-$be.prom" ]; then
+        echo "FAIL: live --backend $be wrote no metrics: $(cat "$tmp/live-$be.log")"; rc=1; continue
+    fi
+    if [ "${td_drops:-0}" != 0 ]; then
+        echo "SKIPPED comparison for $be: tcpdump itself dropped $td_drops packets"
+    elif diff <(perserver "$tmp/replay.prom") <(perserver "$tmp/live-$be.prom") > "$tmp/diff-$be"; then
+        echo "ok   live --backend $be -w 2: $(perserver "$tmp/replay.prom" | wc -l) per-server counters equal the replay of tcpdump's capture"
+    else
+        echo "FAIL: live --backend $be differs from the replay:"; head -10 "$tmp/diff-$be"; rc=1
+    fi
+    busy=$(grep -c '^spanwatch_packets_total{worker="[01]"} [1-9]' "$tmp/live-$be.prom")
+    [ "$busy" = 2 ] && echo "ok   live --backend $be: both workers saw packets" ||
+        { echo "FAIL: live --backend $be: $busy of 2 workers saw packets"; grep packets_total "$tmp/live-$be.prom"; rc=1; }
+    drops=$(awk '/^spanwatch_capture_drops_total/ {s += $NF} END {print s + 0}' "$tmp/live-$be.prom")
+    [ "$drops" = 0 ] && echo "ok   live --backend $be: no capture drops" || { echo "FAIL: $be drops $drops"; rc=1; }
+done
 for rcode in 0 2 3 5; do
     n=$(tshark -r "$tmp/live.pcap" -Y "dns.flags.response == 1 && dns.flags.rcode == $rcode" 2>/dev/null | wc -l)
     [ "$n" -gt 0 ] || { echo "FAIL: no DNS responses with rcode $rcode in the capture"; rc=1; }
