@@ -433,7 +433,12 @@ static int web_render(void *ctx, FILE *out)
                   atomic_load(&a->config_hash), buf);
         if (a->pool) {
             v->alerts = &a->alert_snap;
-            v->source_drops[0] += atomic_load(&a->source_drops) + atomic_load(&a->ring_drops);
+            v->source_drops[0] += atomic_load(&a->source_drops);
+            if (!a->pool->sourced) { /* the dispatcher's rings */
+                v->nsources = 2;
+                v->source_name[1] = "ring";
+                v->source_drops[1] = atomic_load(&a->ring_drops);
+            }
         }
         v->scrape_duration_seconds = a->last_scrape_s;
         fill_am(v, a->am);

@@ -186,10 +186,25 @@ int pool_init(struct pool *p, unsigned n, const struct config *cfg, int linktype
 
 int pool_start(struct pool *p)
 {
-    for (unsigned i = 0; i < p->n; i++)
+    cpu_set_t allowed;
+    int ncpu = 0, cpus[CPU_SETSIZE];
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+        for (int c = 0; c < CPU_SETSIZE; c++)
+            if (CPU_ISSET(c, &allowed))
+                cpus[ncpu++] = c;
+    for (unsigned i = 0; i < p->n; i++) {
         if (pthread_create(&p->slots[i].thread, NULL, p->sourced ? worker_src_main : worker_main,
                            &p->slots[i]) != 0)
             return -1;
+        /* worker i on the i-th CPU we may use (wrapping when there are
+         * more workers than CPUs); best effort */
+        if (ncpu) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpus[i % (unsigned)ncpu], &one);
+            pthread_setaffinity_np(p->slots[i].thread, sizeof one, &one);
+        }
+    }
     return 0;
 }
 

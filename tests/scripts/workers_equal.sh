@@ -10,7 +10,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
-strip() { grep -v -e '^spanwatch_scrape_duration_seconds' -e '{worker="' "$1"; }
+strip() { grep -v -e '^spanwatch_scrape_duration_seconds' -e '{worker="' -e '{source="ring"}' "$1"; }
 sum() { awk -v m="$2" 'index($0, m "{worker=") == 1 {s += $NF} END {print s + 0}' "$1"; }
 for pcap in "$@"; do
     "$sw" -q -r "$pcap" -w 1 --metrics-out "$tmp/1.prom" || { echo "FAIL $pcap: -w 1 exit $?"; fail=$((fail + 1)); continue; }
