@@ -4,7 +4,10 @@
  * renders what the workers counted.
  */
 #include <errno.h>
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
+#include <sys/prctl.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <getopt.h>
@@ -70,6 +73,8 @@ static const char help_text[] =
     "                             disables it\n"
     "      --web.config.file FILE TLS certificate/key and basic-auth users\n"
     "                             (Prometheus exporter-toolkit format)\n"
+    "      --user NAME            after opening capture, the endpoint and output\n"
+    "                             files, run as NAME with no capabilities\n"
     "      --linger               with -r: keep serving the final metrics after\n"
     "                             the replay, until SIGINT/SIGTERM\n"
     "\n"
@@ -89,6 +94,7 @@ enum long_only {
     OPT_CHECK_CONFIG,
     OPT_WEB_CONFIG,
     OPT_LINGER,
+    OPT_USER,
 };
 
 struct options {
@@ -103,6 +109,7 @@ struct options {
     int listen_given;
     const char *web_config;
     int linger;
+    const char *user;
     const char *check_config;
     unsigned workers;
     int quiet;
@@ -153,6 +160,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "check-config", required_argument, NULL, OPT_CHECK_CONFIG },
         { "web.config.file", required_argument, NULL, OPT_WEB_CONFIG },
         { "linger", no_argument, NULL, OPT_LINGER },
+        { "user", required_argument, NULL, OPT_USER },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -191,6 +199,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_LISTEN: o->listen = optarg; o->listen_given = 1; break;
         case OPT_WEB_CONFIG: o->web_config = optarg; break;
         case OPT_LINGER: o->linger = 1; break;
+        case OPT_USER: o->user = optarg; break;
         case OPT_CHECK_CONFIG: o->check_config = optarg; break;
         case ':':
             return usage_error("option '%s' needs an argument", argv[optind - 1]);
@@ -627,13 +636,8 @@ static void alert_summary(const struct app *a, const struct server_registry *reg
 
 static int web_render(void *ctx, FILE *out);
 
-static int write_metrics(const char *path, struct app *a)
+static int write_metrics(const char *path, FILE *f, struct app *a)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "spanwatch: --metrics-out %s: %s\n", path, strerror(errno));
-        return -1;
-    }
     int rc = web_render(a, f);
     if (f == stdout)
         rc |= fflush(f);
@@ -807,6 +811,32 @@ static int check_config(const char *path)
         return EXIT_USAGE;
     }
     printf("%s: OK (%u servers, %u rules)\n", path, cfg.n_servers, cfg.n_rules);
+    return 0;
+}
+
+/* --user: everything that needs root is open (capture sockets, the
+ * listening socket, output files); become NAME, with no supplementary
+ * groups and, as a non-root uid, no capabilities left. */
+static int drop_privileges(const char *name, int quiet)
+{
+    struct passwd *pw = getpwnam(name);
+    if (!pw) {
+        fprintf(stderr, "spanwatch: --user %s: no such user\n", name);
+        return -1;
+    }
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "spanwatch: --user %s: %s (start as root to switch user)\n", name,
+                strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && setuid(0) == 0) { /* must be impossible now */
+        fprintf(stderr, "spanwatch: --user %s: could regain root; refusing to run\n", name);
+        return -1;
+    }
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (!quiet)
+        fprintf(stderr, "spanwatch: running as %s (uid %u, gid %u), no capabilities\n", name,
+                (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
     return 0;
 }
 
@@ -1057,6 +1087,19 @@ int main(int argc, char **argv)
                     wc.cert_pem ? " (TLS)" : "", wc.nusers ? " (basic auth)" : "");
     }
 
+    /* --metrics-out is opened now (it is written at the end), so that it
+     * can still be written after --user has taken root away */
+    FILE *metrics_out = NULL;
+    if (o.metrics_out) {
+        metrics_out = strcmp(o.metrics_out, "-") == 0 ? stdout : fopen(o.metrics_out, "w");
+        if (!metrics_out) {
+            fprintf(stderr, "spanwatch: --metrics-out %s: %s\n", o.metrics_out, strerror(errno));
+            return EXIT_RUNTIME;
+        }
+    }
+    if (o.user && drop_privileges(o.user, o.quiet) != 0)
+        return EXIT_RUNTIME;
+
     int show_progress = !o.quiet && isatty(STDERR_FILENO);
     double t0 = mono_now(), last_progress = t0;
     unsigned bursts = 0;
@@ -1168,7 +1211,7 @@ int main(int argc, char **argv)
         publisher_publish(&app.pub);
     }
     atomic_store(&app.finished, 1);
-    if (o.metrics_out && write_metrics(o.metrics_out, &app) != 0)
+    if (metrics_out && write_metrics(o.metrics_out, metrics_out, &app) != 0)
         rc = EXIT_RUNTIME;
     if (!o.quiet) {
         summary(src, app.pool ? &agg : &w, wall);
