@@ -254,6 +254,14 @@ int expo_render(FILE *out, const struct metrics_view *v)
             sample_u64_1(out, "spanwatch_alerts_fired_total", "rule",
                          v->alerts->alert_rules[i].rule, v->alerts->alert_rules[i].fired);
 
+    if (v->xdp) {
+        family(out, "spanwatch_xdp_packets_total", "counter",
+               "Frames seen by spanwatch's XDP program: redirected to an AF_XDP socket, or "
+               "passed to the kernel (a queue without a socket).");
+        sample_u64_1(out, "spanwatch_xdp_packets_total", "action", "redirected",
+                     v->xdp_redirected);
+        sample_u64_1(out, "spanwatch_xdp_packets_total", "action", "passed", v->xdp_passed);
+    }
     if (v->am_configured) {
         family(out, "spanwatch_alertmanager_posts_total", "counter",
                "POSTs of the alert state to Alertmanager, by result.");

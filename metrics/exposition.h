@@ -33,6 +33,8 @@ struct metrics_view {
     uint64_t servers_overflow;
     const struct worker_snap *alerts;      /* snapshot holding the alert state, or NULL */
     int am_configured;                     /* alertmanager.url set */
+    int xdp;                               /* --backend afxdp: its program's counters */
+    uint64_t xdp_redirected, xdp_passed;
     uint64_t am_posts_ok, am_posts_failed, am_dropped, am_pending;
     int config_reload_ok;
     uint64_t config_hash;

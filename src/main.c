@@ -27,6 +27,12 @@
 #include "../metrics/exposition.h"
 #include "../metrics/snapshot.h"
 #include "../metrics/web.h"
+#include "../capture/afxdp.h"
+#ifdef HAVE_AFXDP
+#define BACKENDS "pcap,afpacket,afxdp"
+#else
+#define BACKENDS "pcap,afpacket"
+#endif
 #include "pool.h"
 #include "worker.h"
 
@@ -58,8 +64,10 @@ static const char help_text[] =
     "Options:\n"
     "  -c, --config FILE          YAML configuration (default: built-in limits)\n"
     "  -f, --filter EXPR          BPF capture filter, tcpdump syntax\n"
-    "      --backend NAME         live capture back end: pcap (default); afpacket,\n"
-    "                             afxdp and dpdk are not built yet\n"
+    "      --backend NAME         live capture back end: pcap (default, libpcap),\n"
+    "                             afpacket (TPACKET_V3 fanout), afxdp (XDP +\n"
+    "                             AF_XDP, one RX queue per worker); dpdk is not\n"
+    "                             built yet\n"
     "  -w, --workers N            worker threads; with N > 1 a dispatcher hashes\n"
     "                             flows to N workers over lock-free rings (default:\n"
     "                             the CPUs available for -i, 1 for -r)\n"
@@ -73,6 +81,7 @@ static const char help_text[] =
     "                             disables it\n"
     "      --web.config.file FILE TLS certificate/key and basic-auth users\n"
     "                             (Prometheus exporter-toolkit format)\n"
+    "      --xdp-mode MODE        afxdp: native, skb or auto (native, else skb)\n"
     "      --user NAME            after opening capture, the endpoint and output\n"
     "                             files, run as NAME with no capabilities\n"
     "      --linger               with -r: keep serving the final metrics after\n"
@@ -95,6 +104,7 @@ enum long_only {
     OPT_WEB_CONFIG,
     OPT_LINGER,
     OPT_USER,
+    OPT_XDP_MODE,
 };
 
 struct options {
@@ -110,6 +120,7 @@ struct options {
     const char *web_config;
     int linger;
     const char *user;
+    const char *xdp_mode;
     const char *check_config;
     unsigned workers;
     int quiet;
@@ -161,6 +172,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "web.config.file", required_argument, NULL, OPT_WEB_CONFIG },
         { "linger", no_argument, NULL, OPT_LINGER },
         { "user", required_argument, NULL, OPT_USER },
+        { "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -187,7 +199,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         }
         case 'V':
-            printf("spanwatch %s (backends: pcap, afpacket)\n", SPANWATCH_VERSION);
+            printf("spanwatch %s (backends: %s)\n", SPANWATCH_VERSION, BACKENDS);
             exit(0);
         case 'h':
             fputs(usage_text, stdout);
@@ -200,6 +212,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_WEB_CONFIG: o->web_config = optarg; break;
         case OPT_LINGER: o->linger = 1; break;
         case OPT_USER: o->user = optarg; break;
+        case OPT_XDP_MODE:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "native") && strcmp(optarg, "skb"))
+                return usage_error("--xdp-mode: expected auto, native or skb, got '%s'", optarg);
+            o->xdp_mode = optarg;
+            break;
         case OPT_CHECK_CONFIG: o->check_config = optarg; break;
         case ':':
             return usage_error("option '%s' needs an argument", argv[optind - 1]);
@@ -232,6 +249,13 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return usage_error("%s", "--backend afpacket captures live: use it with -i IFACE");
             return 0;
         }
+#ifdef HAVE_AFXDP
+        if (!strcmp(o->backend, "afxdp")) {
+            if (!o->iface)
+                return usage_error("%s", "--backend afxdp captures live: use it with -i IFACE");
+            return 0;
+        }
+#endif
         fprintf(stderr, "spanwatch: --backend %s is not available in this version; "
                         "use --backend pcap\n", o->backend);
         return EXIT_USAGE;
@@ -319,6 +343,7 @@ struct app {
      * dispatcher (under scrape_lock), drops seen by the dispatcher */
     struct pool *pool;
     struct worker_snap alert_snap;
+    struct afxdp_prog *xdp;         /* --backend afxdp */
     _Atomic uint64_t source_drops;
     _Atomic uint64_t ring_drops;
 };
@@ -403,7 +428,7 @@ static void fill_view(struct metrics_view *v, const struct worker_snap *const *s
     v->config_reload_ok = reload_ok;
     v->config_hash = config_hash;
     v->version = SPANWATCH_VERSION;
-    v->backends = "pcap,afpacket";
+    v->backends = BACKENDS;
 }
 
 static void fill_am(struct metrics_view *v, struct am_sender *am)
@@ -440,6 +465,12 @@ static int web_render(void *ctx, FILE *out)
     if (v && (nw == 1 || buf)) {
         fill_view(v, snaps, nw, a->source_name, atomic_load(&a->reload_ok),
                   atomic_load(&a->config_hash), buf);
+#ifdef HAVE_AFXDP
+        if (a->xdp) {
+            v->xdp = 1;
+            afxdp_counters(a->xdp, &v->xdp_redirected, &v->xdp_passed);
+        }
+#endif
         if (a->pool) {
             v->alerts = &a->alert_snap;
             v->source_drops[0] += atomic_load(&a->source_drops);
@@ -963,10 +994,37 @@ int main(int argc, char **argv)
         }
     }
 
-    /* AF_PACKET: one fanout socket per worker, opened here (as root) */
-    int afpacket = !strcmp(o.backend, "afpacket");
+    static struct app app;
+    /* AF_PACKET: one fanout socket per worker, opened here (as root);
+     * AF_XDP: our XDP program, then one socket per RX queue and worker */
+    int afxdp = !strcmp(o.backend, "afxdp");
+    int afpacket = !strcmp(o.backend, "afpacket") || afxdp;
     struct source *afp[METRICS_MAX_WORKERS] = { 0 };
-    if (afpacket) {
+#ifdef HAVE_AFXDP
+    if (afxdp) {
+        app.xdp = afxdp_attach(o.iface, o.xdp_mode, err, sizeof err);
+        if (!app.xdp) {
+            fprintf(stderr, "spanwatch: %s\n", err);
+            return EXIT_RUNTIME;
+        }
+        for (unsigned i = 0; i < o.workers; i++) {
+            afp[i] = afxdp_open_queue(app.xdp, o.iface, i, err, sizeof err);
+            if (!afp[i]) {
+                fprintf(stderr, "spanwatch: %s\n", err);
+                for (unsigned j = 0; j < i; j++)
+                    source_close(afp[j]);
+                afxdp_detach(app.xdp);
+                return EXIT_RUNTIME;
+            }
+        }
+        if (!o.quiet)
+            fprintf(stderr, "spanwatch: %s: XDP program attached in %s mode, %u AF_XDP socket%s "
+                            "(RX queues 0-%u)\n", o.iface,
+                    afxdp_native(app.xdp) ? "native" : "skb", o.workers,
+                    o.workers == 1 ? "" : "s", o.workers - 1);
+    }
+#endif
+    if (afpacket && !afxdp) {
         int group = (int)(getpid() & 0xffff);
         for (unsigned i = 0; i < o.workers; i++) {
             afp[i] = source_afpacket_open(o.iface, o.filter, group, 64, err, sizeof err);
@@ -991,7 +1049,6 @@ int main(int argc, char **argv)
                         "reason=\"unsupported_linktype\"} and skipped\n",
                 src->name, src->linktype, src->linktype_name);
 
-    static struct app app;
     FILE *alerts = NULL;
     if (o.alerts_out) {
         alerts = strcmp(o.alerts_out, "-") == 0 ? stdout : fopen(o.alerts_out, "w");
@@ -1254,6 +1311,10 @@ int main(int argc, char **argv)
     publisher_free(&app.pub);
     if (app.pool) {
         pool_free(&pool);
+#ifdef HAVE_AFXDP
+        if (app.xdp)
+            afxdp_detach(app.xdp); /* after its sockets are closed */
+#endif
         server_registry_free(&merged);
         worker_snap_free(&app.alert_snap);
     }
