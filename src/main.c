@@ -28,11 +28,18 @@
 #include "../metrics/snapshot.h"
 #include "../metrics/web.h"
 #include "../capture/afxdp.h"
+#include "../capture/dpdk.h"
 #ifdef HAVE_AFXDP
-#define BACKENDS "pcap,afpacket,afxdp"
+#define BACKENDS_XDP ",afxdp"
 #else
-#define BACKENDS "pcap,afpacket"
+#define BACKENDS_XDP ""
 #endif
+#ifdef HAVE_DPDK
+#define BACKENDS_DPDK ",dpdk"
+#else
+#define BACKENDS_DPDK ""
+#endif
+#define BACKENDS "pcap,afpacket" BACKENDS_XDP BACKENDS_DPDK
 #include "pool.h"
 #include "worker.h"
 
@@ -66,8 +73,8 @@ static const char help_text[] =
     "  -f, --filter EXPR          BPF capture filter, tcpdump syntax\n"
     "      --backend NAME         live capture back end: pcap (default, libpcap),\n"
     "                             afpacket (TPACKET_V3 fanout), afxdp (XDP +\n"
-    "                             AF_XDP, one RX queue per worker); dpdk is not\n"
-    "                             built yet\n"
+    "                             AF_XDP, one RX queue per worker), dpdk (EAL\n"
+    "                             ports from --dpdk-args; -i not needed)\n"
     "  -w, --workers N            worker threads; with N > 1 a dispatcher hashes\n"
     "                             flows to N workers over lock-free rings (default:\n"
     "                             the CPUs available for -i, 1 for -r)\n"
@@ -82,6 +89,9 @@ static const char help_text[] =
     "      --web.config.file FILE TLS certificate/key and basic-auth users\n"
     "                             (Prometheus exporter-toolkit format)\n"
     "      --xdp-mode MODE        afxdp: native, skb or auto (native, else skb)\n"
+    "      --dpdk-args 'ARGS'     dpdk: EAL arguments, e.g. '--no-huge --no-pci -m 512\n"
+    "                             --vdev=net_af_packet0,iface=eth1' (one RX queue\n"
+    "                             per worker on the first port)\n"
     "      --user NAME            after opening capture, the endpoint and output\n"
     "                             files, run as NAME with no capabilities\n"
     "      --linger               with -r: keep serving the final metrics after\n"
@@ -105,6 +115,7 @@ enum long_only {
     OPT_LINGER,
     OPT_USER,
     OPT_XDP_MODE,
+    OPT_DPDK_ARGS,
 };
 
 struct options {
@@ -121,6 +132,7 @@ struct options {
     int linger;
     const char *user;
     const char *xdp_mode;
+    const char *dpdk_args;
     const char *check_config;
     unsigned workers;
     int quiet;
@@ -173,6 +185,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "linger", no_argument, NULL, OPT_LINGER },
         { "user", required_argument, NULL, OPT_USER },
         { "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
+        { "dpdk-args", required_argument, NULL, OPT_DPDK_ARGS },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -212,6 +225,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_WEB_CONFIG: o->web_config = optarg; break;
         case OPT_LINGER: o->linger = 1; break;
         case OPT_USER: o->user = optarg; break;
+        case OPT_DPDK_ARGS: o->dpdk_args = optarg; break;
         case OPT_XDP_MODE:
             if (strcmp(optarg, "auto") && strcmp(optarg, "native") && strcmp(optarg, "skb"))
                 return usage_error("--xdp-mode: expected auto, native or skb, got '%s'", optarg);
@@ -228,6 +242,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         return usage_error("unexpected argument '%s'", argv[optind]);
     if (o->check_config)
         return 0;
+#ifdef HAVE_DPDK
+    /* DPDK takes its ports from --dpdk-args (a PCI device or a --vdev) */
+    if (!strcmp(o->backend, "dpdk") && !o->iface && !o->read_file)
+        o->iface = "dpdk";
+#endif
     if (!!o->read_file + !!o->iface != 1)
         return usage_error("%s", "give exactly one of -r FILE or -i IFACE");
     if (!o->workers) {
@@ -249,6 +268,16 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return usage_error("%s", "--backend afpacket captures live: use it with -i IFACE");
             return 0;
         }
+#ifdef HAVE_DPDK
+        if (!strcmp(o->backend, "dpdk")) {
+            if (o->read_file)
+                return usage_error("%s", "--backend dpdk: give the ports in --dpdk-args "
+                                         "(e.g. --vdev=net_pcap0,rx_pcap=FILE), not -r");
+            if (!o->dpdk_args)
+                return usage_error("%s", "--backend dpdk needs --dpdk-args 'EAL arguments'");
+            return 0;
+        }
+#endif
 #ifdef HAVE_AFXDP
         if (!strcmp(o->backend, "afxdp")) {
             if (!o->iface)
@@ -998,7 +1027,8 @@ int main(int argc, char **argv)
     /* AF_PACKET: one fanout socket per worker, opened here (as root);
      * AF_XDP: our XDP program, then one socket per RX queue and worker */
     int afxdp = !strcmp(o.backend, "afxdp");
-    int afpacket = !strcmp(o.backend, "afpacket") || afxdp;
+    int dpdk = !strcmp(o.backend, "dpdk");
+    int afpacket = !strcmp(o.backend, "afpacket") || afxdp || dpdk;
     struct source *afp[METRICS_MAX_WORKERS] = { 0 };
 #ifdef HAVE_AFXDP
     if (afxdp) {
@@ -1024,7 +1054,23 @@ int main(int argc, char **argv)
                     o.workers == 1 ? "" : "s", o.workers - 1);
     }
 #endif
-    if (afpacket && !afxdp) {
+#ifdef HAVE_DPDK
+    if (dpdk) {
+        if (dpdk_setup(o.dpdk_args, o.workers, err, sizeof err) != 0) {
+            fprintf(stderr, "spanwatch: %s\n", err);
+            return EXIT_RUNTIME;
+        }
+        for (unsigned i = 0; i < o.workers; i++)
+            if (!(afp[i] = dpdk_open_queue(i, err, sizeof err))) {
+                fprintf(stderr, "spanwatch: %s\n", err);
+                return EXIT_RUNTIME;
+            }
+        if (!o.quiet)
+            fprintf(stderr, "spanwatch: DPDK port %s started with %u RX queue%s\n",
+                    dpdk_port_name(), o.workers, o.workers == 1 ? "" : "s");
+    }
+#endif
+    if (afpacket && !afxdp && !dpdk) {
         int group = (int)(getpid() & 0xffff);
         for (unsigned i = 0; i < o.workers; i++) {
             afp[i] = source_afpacket_open(o.iface, o.filter, group, 64, err, sizeof err);
@@ -1314,6 +1360,10 @@ int main(int argc, char **argv)
 #ifdef HAVE_AFXDP
         if (app.xdp)
             afxdp_detach(app.xdp); /* after its sockets are closed */
+#endif
+#ifdef HAVE_DPDK
+        if (dpdk)
+            dpdk_teardown();
 #endif
         server_registry_free(&merged);
         worker_snap_free(&app.alert_snap);

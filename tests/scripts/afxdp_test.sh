@@ -72,28 +72,10 @@ print(len(pk))' "$src/tests/pcaps/$p.pcap")
     [ "$got" = "$sent" ] && ok "$mode: all $sent frames sent reached the workers" || bad "$mode: sent $sent, workers got $got"
     [ "$red" = "$got" ] && [ "$pas" = 0 ] && ok "$mode: XDP counters: $red redirected (= frames the workers handled), $pas passed" ||
         bad "$mode: XDP counters redirected=$red passed=$pas, workers got $got"
-    # replay of the same files, merged
-    : > "$tmp/replay.prom"
+    # replays of the same files
     "$sw" -q -r "$src/tests/pcaps/analyzers.pcap" --metrics-out "$tmp/r1.prom"
     "$sw" -q -r "$src/tests/pcaps/http.pcap" --metrics-out "$tmp/r2.prom"
-    if diff <(counters "$tmp/r1.prom"; counters "$tmp/r2.prom") /dev/null >/dev/null; then :; fi
-    /usr/bin/python3 - "$tmp/r1.prom" "$tmp/r2.prom" "$tmp/live.prom" > "$tmp/cmp" <<'PY'
-import re, sys
-pat = re.compile(r'^(spanwatch_(?:dns_queries_total|dns_responses_total|tcp_connections_total|http_requests_total|http_responses_total)\{[^}]*\}) (\S+)$')
-def load(paths):
-    d = {}
-    for p in paths:
-        for line in open(p):
-            m = pat.match(line.strip())
-            if m:
-                d[m.group(1)] = d.get(m.group(1), 0) + float(m.group(2))
-    return d
-want, got = load(sys.argv[1:3]), load(sys.argv[3:4])
-bad = [(k, want.get(k, 0), got.get(k, 0)) for k in sorted(set(want) | set(got)) if want.get(k, 0) != got.get(k, 0)]
-for b in bad[:10]:
-    print("differs: %s replay %g live %g" % b)
-print("compared %d series, %d differ" % (len(set(want) | set(got)), len(bad)))
-PY
+    /usr/bin/python3 "$src/tests/scripts/compare_counters.py" "$tmp/live.prom" "$tmp/r1.prom" "$tmp/r2.prom" > "$tmp/cmp"
     tail -1 "$tmp/cmp" | grep -q ', 0 differ' && ok "$mode: $(tail -1 "$tmp/cmp") from a replay of the same files" ||
         { bad "$mode: live differs from the replay:"; cat "$tmp/cmp"; }
     w1=$(awk '/^spanwatch_packets_total\{worker="1"\}/ {print $NF}' "$tmp/live.prom")

@@ -1,0 +1,220 @@
+/*
+ * dpdk.c — capture through DPDK (--backend dpdk, --dpdk-args "EAL args").
+ *
+ * The EAL is initialised from --dpdk-args (for tests here: --no-huge
+ * --no-pci -m 512 --vdev=net_pcap0,rx_pcap=FILE or
+ * --vdev=net_af_packet0,iface=VETH). The first port is configured with one
+ * RX queue per worker and, where the device supports it, RSS with a
+ * symmetric Toeplitz key (the 0x6d5a pattern: both directions of a flow
+ * hash alike). Worker i registers its thread with the EAL and polls queue
+ * i with rte_eth_rx_burst; a burst's mbufs are freed on the next call
+ * (views stay valid until then). No hardware timestamps are used: a burst
+ * is stamped with CLOCK_REALTIME when taken. Drops: rte_eth_stats imissed
+ * + rx_nombuf, reported by queue 0's source for the whole port.
+ */
+#include "dpdk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <pcap/dlt.h>
+
+#include "../metrics/clock.h"
+
+#define RX_DESC 1024
+#define MBUFS 8191
+
+static struct rte_mempool *pool;
+static uint16_t port;
+static int eal_up;
+
+struct dpdk_source {
+    struct source base;
+    uint16_t queue;
+    int registered;
+    unsigned held;
+    struct rte_mbuf *mb[SOURCE_BURST_MAX];
+    uint64_t received;
+};
+
+int dpdk_setup(const char *eal_args, unsigned nqueues, char *err, size_t errlen)
+{
+    char *copy = strdup(eal_args ? eal_args : "");
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = "spanwatch";
+    for (char *t = strtok(copy, " \t"); t && argc < 63; t = strtok(NULL, " \t"))
+        argv[argc++] = t;
+    argv[argc] = NULL;
+    if (rte_eal_init(argc, argv) < 0) {
+        snprintf(err, errlen, "DPDK EAL initialisation failed (--dpdk-args '%s'): %s",
+                 eal_args ? eal_args : "", rte_strerror(rte_errno));
+        return -1; /* copy stays referenced by the EAL */
+    }
+    eal_up = 1;
+    uint16_t nports = rte_eth_dev_count_avail();
+    if (!nports) {
+        snprintf(err, errlen, "DPDK: no Ethernet port (give a device or --vdev in --dpdk-args)");
+        return -1;
+    }
+    port = 0;
+    RTE_ETH_FOREACH_DEV(port) break;
+    pool = rte_pktmbuf_pool_create("spanwatch", MBUFS * nqueues, 256, 0,
+                                   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+    if (!pool) {
+        snprintf(err, errlen, "DPDK: mbuf pool: %s (with --no-huge, raise -m)",
+                 rte_strerror(rte_errno));
+        return -1;
+    }
+    struct rte_eth_dev_info info;
+    if (rte_eth_dev_info_get(port, &info) != 0) {
+        snprintf(err, errlen, "DPDK: port %u: no device info", port);
+        return -1;
+    }
+    if (nqueues > info.max_rx_queues) {
+        snprintf(err, errlen, "DPDK: port %u (%s) has %u RX queues; -w %u needs one per worker",
+                 port, info.driver_name, info.max_rx_queues, nqueues);
+        return -1;
+    }
+    static uint8_t key[40];
+    for (unsigned i = 0; i < sizeof key; i += 2) {
+        key[i] = 0x6d;
+        key[i + 1] = 0x5a;
+    }
+    struct rte_eth_conf conf;
+    memset(&conf, 0, sizeof conf);
+    uint64_t hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+    if (nqueues > 1 && hf) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_key = key;
+        conf.rx_adv_conf.rss_conf.rss_key_len = sizeof key;
+        conf.rx_adv_conf.rss_conf.rss_hf = hf;
+    }
+    uint16_t ntx = info.max_tx_queues ? 1 : 0;
+    int rc = rte_eth_dev_configure(port, (uint16_t)nqueues, ntx, &conf);
+    if (rc < 0) {
+        snprintf(err, errlen, "DPDK: configuring port %u: %s", port, rte_strerror(-rc));
+        return -1;
+    }
+    for (unsigned q = 0; q < nqueues; q++) {
+        rc = rte_eth_rx_queue_setup(port, (uint16_t)q, RX_DESC, rte_eth_dev_socket_id(port), NULL,
+                                    pool);
+        if (rc < 0) {
+            snprintf(err, errlen, "DPDK: RX queue %u: %s", q, rte_strerror(-rc));
+            return -1;
+        }
+    }
+    if (ntx && (rc = rte_eth_tx_queue_setup(port, 0, 512, rte_eth_dev_socket_id(port), NULL)) < 0) {
+        snprintf(err, errlen, "DPDK: TX queue: %s", rte_strerror(-rc));
+        return -1;
+    }
+    if ((rc = rte_eth_dev_start(port)) < 0) {
+        snprintf(err, errlen, "DPDK: starting port %u: %s", port, rte_strerror(-rc));
+        return -1;
+    }
+    rte_eth_promiscuous_enable(port);
+    return 0;
+}
+
+const char *dpdk_port_name(void)
+{
+    static char name[RTE_ETH_NAME_MAX_LEN];
+    if (rte_eth_dev_get_name_by_port(port, name) != 0)
+        snprintf(name, sizeof name, "dpdk%u", port);
+    return name;
+}
+
+static int dpdk_next_burst(struct source *s, struct sw_packet *pkts, unsigned max)
+{
+    struct dpdk_source *d = (struct dpdk_source *)s;
+    if (!d->registered) {
+        rte_thread_register(); /* an EAL thread: per-lcore mempool caches */
+        d->registered = 1;
+    }
+    if (d->held) {
+        rte_pktmbuf_free_bulk(d->mb, d->held);
+        d->held = 0;
+    }
+    if (max > SOURCE_BURST_MAX)
+        max = SOURCE_BURST_MAX;
+    uint16_t n = rte_eth_rx_burst(port, d->queue, d->mb, (uint16_t)max);
+    if (!n) {
+        struct timespec nap = { 0, 200000 }; /* idle: 0.2 ms, not a busy spin */
+        nanosleep(&nap, NULL);
+        return 0;
+    }
+    uint64_t now = clock_wall_ns();
+    for (uint16_t i = 0; i < n; i++) {
+        struct rte_mbuf *m = d->mb[i];
+        pkts[i].data = rte_pktmbuf_mtod(m, const uint8_t *);
+        pkts[i].caplen = rte_pktmbuf_data_len(m); /* first segment only */
+        pkts[i].wirelen = rte_pktmbuf_pkt_len(m);
+        pkts[i].ts_ns = now;
+    }
+    d->held = n;
+    d->received += n;
+    return n;
+}
+
+static void dpdk_stats(struct source *s, struct source_stats *st)
+{
+    struct dpdk_source *d = (struct dpdk_source *)s;
+    memset(st, 0, sizeof *st);
+    st->received = d->received;
+    struct rte_eth_stats es;
+    if (d->queue == 0 && rte_eth_stats_get(port, &es) == 0)
+        st->kernel_drops = es.imissed + es.rx_nombuf;
+}
+
+static void dpdk_breakloop(struct source *s)
+{
+    (void)s;
+}
+
+static void dpdk_close(struct source *s)
+{
+    struct dpdk_source *d = (struct dpdk_source *)s;
+    if (d->held)
+        rte_pktmbuf_free_bulk(d->mb, d->held);
+    free(d);
+}
+
+static const struct source_ops dpdk_ops = {
+    .kind = "dpdk",
+    .next_burst = dpdk_next_burst,
+    .stats = dpdk_stats,
+    .breakloop = dpdk_breakloop,
+    .close = dpdk_close,
+};
+
+struct source *dpdk_open_queue(unsigned queue, char *err, size_t errlen)
+{
+    struct dpdk_source *d = calloc(1, sizeof *d);
+    if (!d) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    d->base.ops = &dpdk_ops;
+    d->base.linktype = DLT_EN10MB;
+    d->base.linktype_name = "EN10MB";
+    snprintf(d->base.name, sizeof d->base.name, "%s", dpdk_port_name());
+    d->queue = (uint16_t)queue;
+    return &d->base;
+}
+
+void dpdk_teardown(void)
+{
+    if (!eal_up)
+        return;
+    rte_eth_dev_stop(port);
+    rte_eth_dev_close(port);
+    rte_eal_cleanup();
+    eal_up = 0;
+}
