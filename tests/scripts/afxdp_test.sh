@@ -17,18 +17,7 @@ src=$(readlink -f "$2")
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 "$sw" --version | grep -q afxdp || { echo "SKIP: built without AF_XDP"; exit 77; }
 ns=swxdp$$
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    ip netns del "$ns" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/check_lib.sh"
 N() { ip netns exec "$ns" "$@"; }
 
 ip netns add "$ns" || { echo "FAIL: netns"; exit 1; }
@@ -52,17 +41,7 @@ for mode in native skb; do
     for _ in $(seq 50); do grep -q 'XDP program attached' "$tmp/err" && break; sleep 0.1; done
     grep -q "attached in $mode mode" "$tmp/err" && ok "$mode: $(head -1 "$tmp/err" | cut -c12-)" ||
         { bad "$mode: not attached: $(cat "$tmp/err")"; kill "$pid"; wait "$pid"; pid=; continue; }
-    sent=0
-    for p in analyzers http; do
-        n=$(N /usr/bin/python3 -c '
-import sys
-from scapy.all import rdpcap, sendp, conf
-conf.verb = 0
-pk = rdpcap(sys.argv[1])
-sendp(pk, iface="spA", verbose=False)
-print(len(pk))' "$src/tests/pcaps/$p.pcap")
-        sent=$((sent + n))
-    done
+    sent=$(send_pcaps "$ns" spA "$src/tests/pcaps/analyzers.pcap" "$src/tests/pcaps/http.pcap")
     sleep 1
     kill "$pid"; wait "$pid"; rc=$?; pid=
     [ "$rc" = 0 ] && ok "$mode: exit 0 on SIGTERM" || bad "$mode: exit $rc: $(tail -3 "$tmp/err")"
@@ -82,5 +61,4 @@ print(len(pk))' "$src/tests/pcaps/$p.pcap")
     echo "     worker 1 handled ${w1:-0} of $got frames (the veth's queue choice decides)"
 done
 N ip link show spB | grep -q xdp && bad "an XDP program is still attached to spB" || ok "XDP program detached at exit"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

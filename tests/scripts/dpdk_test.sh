@@ -15,18 +15,7 @@ src=$(readlink -f "$2")
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 "$sw" --version | grep -q dpdk || { echo "SKIP: built without DPDK"; exit 77; }
 ns=swdpdk$$
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    ip netns del "$ns" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+. "$(dirname "$0")/check_lib.sh"
 pcaps=$src/tests/pcaps
 eal="--no-huge --no-pci -m 512 --file-prefix=sw$$"
 packets() { awk '/^spanwatch_packets_total/ {s += $NF} END {print s + 0}'; }
@@ -68,17 +57,7 @@ pid=$!
 for _ in $(seq 100); do grep -q 'DPDK port' "$tmp/err2" && break; sleep 0.1; done
 grep -q 'started with 2 RX queues' "$tmp/err2" && ok "net_af_packet: port started with 2 RX queues" ||
     bad "net_af_packet: $(grep -v '^EAL' "$tmp/err2" | tail -3)"
-sent=0
-for p in analyzers http; do
-    n=$(N /usr/bin/python3 -c '
-import sys
-from scapy.all import rdpcap, sendp, conf
-conf.verb = 0
-pk = rdpcap(sys.argv[1])
-sendp(pk, iface="spA", verbose=False)
-print(len(pk))' "$pcaps/$p.pcap")
-    sent=$((sent + n))
-done
+sent=$(send_pcaps "$ns" spA "$pcaps/analyzers.pcap" "$pcaps/http.pcap")
 sleep 1
 kill "$pid"; wait "$pid"; rc=$?; pid=
 [ "$rc" = 0 ] && ok "net_af_packet: exit 0 on SIGTERM" || bad "net_af_packet: exit $rc"
@@ -88,5 +67,4 @@ busy=$(grep -c '^spanwatch_packets_total{worker="[01]"} [1-9]' "$tmp/afp.prom")
 [ "$busy" = 2 ] && ok "net_af_packet: both workers (queues) carried traffic" || bad "net_af_packet: $busy busy workers"
 out=$(/usr/bin/python3 "$src/tests/scripts/compare_counters.py" "$tmp/afp.prom" "$tmp/r1.prom" "$tmp/r2.prom") &&
     ok "net_af_packet -w 2: $out from a replay" || bad "net_af_packet: $out"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
