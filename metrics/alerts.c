@@ -237,7 +237,15 @@ void alerts_carry_over(struct alert_engine *e, const struct alert_engine *old_c)
             }
 }
 
-static void make_pattern(const struct alert_inst *in, unsigned n, char *out);
+static void make_pattern(const struct alert_inst *in, unsigned n, char *out)
+{
+    unsigned len = in->nwin < n ? in->nwin : n;
+    for (unsigned i = 0; i < len; i++) {
+        unsigned age = len - 1 - i; /* oldest first */
+        out[i] = (in->bad >> age) & 1 ? 'X' : (in->sparse >> age) & 1 ? '-' : '.';
+    }
+    out[len] = 0;
+}
 
 void alerts_resolve_removed(struct alert_engine *old, const struct alert_engine *e,
                             const struct server_registry *reg, uint64_t now_ns)
@@ -288,16 +296,6 @@ static int breaks(const struct rule *r, double v)
     case OP_LT: return v < r->threshold;
     default: return v <= r->threshold;
     }
-}
-
-static void make_pattern(const struct alert_inst *in, unsigned n, char *out)
-{
-    unsigned len = in->nwin < n ? in->nwin : n;
-    for (unsigned i = 0; i < len; i++) {
-        unsigned age = len - 1 - i; /* oldest first */
-        out[i] = (in->bad >> age) & 1 ? 'X' : (in->sparse >> age) & 1 ? '-' : '.';
-    }
-    out[len] = 0;
 }
 
 static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, const char *label,
@@ -357,20 +355,6 @@ static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, co
     }
 }
 
-static void sub_stats(struct server_stats *d, const struct server_stats *cur,
-                      const struct server_stats *prev)
-{
-    /* every counter of server_stats is a uint64_t after the label and flags */
-    const size_t off = offsetof(struct server_stats, dns_queries);
-    const size_t n = (sizeof *d - off) / sizeof(uint64_t);
-    uint64_t *dv = (uint64_t *)((char *)d + off);
-    const uint64_t *cv = (const uint64_t *)((const char *)cur + off);
-    const uint64_t *pv = (const uint64_t *)((const char *)prev + off);
-    memcpy(d, cur, off);
-    for (size_t i = 0; i < n; i++)
-        dv[i] = cv[i] - pv[i];
-}
-
 static void sub_hist(struct histogram *d, const struct histogram *cur, const struct histogram *prev)
 {
     d->count = cur->count - prev->count;
@@ -418,7 +402,7 @@ static void close_window(struct alert_engine *e, unsigned g, struct server_regis
                 G->prev_valid[slot] = 1;
             }
             if (!warmup) {
-                sub_stats(&d, cur, prev);
+                server_stats_sub(&d, cur, prev);
                 for (int k = 0; k < SERVER_HIST_COUNT; k++) {
                     dh[k] = NULL;
                     if (G->hist_mask & (1u << k)) {

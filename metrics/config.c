@@ -14,19 +14,11 @@
 #include <string.h>
 #include <yaml.h>
 
-struct cfg_ctx {
-    const char *path;
-    yaml_document_t *doc;
-    char *err;
-    size_t errlen;
-};
+#include "yaml_util.h"
 
-static int cfg_error(struct cfg_ctx *cx, const yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int cfg_error(struct cfg_ctx *cx, const yaml_node_t *n, const char *fmt, ...)
+int yaml_error(struct yaml_ctx *cx, const yaml_node_t *n, const char *fmt, ...)
 {
-    char msg[384];
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -119,55 +111,50 @@ int config_parse_duration(const char *s, uint64_t *ns)
     return 0;
 }
 
-static const char *scalar(const yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static int get_uint(struct cfg_ctx *cx, const yaml_node_t *n, const char *key, uint32_t lo,
+static int get_uint(struct yaml_ctx *cx, const yaml_node_t *n, const char *key, uint32_t lo,
                     uint32_t hi, uint32_t *out)
 {
-    const char *s = scalar(n);
+    const char *s = yaml_scalar(n);
     char *end;
     if (!s || !*s)
-        return cfg_error(cx, n, "%s: expected an integer", key);
+        return yaml_error(cx, n, "%s: expected an integer", key);
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (*end || errno || s[0] == '-')
-        return cfg_error(cx, n, "%s: expected an integer, got '%s'", key, s);
+        return yaml_error(cx, n, "%s: expected an integer, got '%s'", key, s);
     if (v < lo || v > hi)
-        return cfg_error(cx, n, "%s: %llu is out of range [%u, %u]", key, v, lo, hi);
+        return yaml_error(cx, n, "%s: %llu is out of range [%u, %u]", key, v, lo, hi);
     *out = (uint32_t)v;
     return 0;
 }
 
-static int get_duration(struct cfg_ctx *cx, const yaml_node_t *n, const char *key,
+static int get_duration(struct yaml_ctx *cx, const yaml_node_t *n, const char *key,
                         uint64_t *out)
 {
-    const char *s = scalar(n);
+    const char *s = yaml_scalar(n);
     uint64_t v;
     if (!s)
-        return cfg_error(cx, n, "%s: expected a duration such as 5s or 250ms", key);
+        return yaml_error(cx, n, "%s: expected a duration such as 5s or 250ms", key);
     if (config_parse_duration(s, &v) != 0)
-        return cfg_error(cx, n, "%s: '%s' is not a duration (use a unit: 250ms, 5s, 2m)",
+        return yaml_error(cx, n, "%s: '%s' is not a duration (use a unit: 250ms, 5s, 2m)",
                          key, s);
     if (v == 0)
-        return cfg_error(cx, n, "%s: must be greater than zero", key);
+        return yaml_error(cx, n, "%s: must be greater than zero", key);
     *out = v;
     return 0;
 }
 
-static int load_limits(struct cfg_ctx *cx, yaml_node_t *m, struct config *c)
+static int load_limits(struct yaml_ctx *cx, yaml_node_t *m, struct config *c)
 {
     if (m->type != YAML_MAPPING_NODE)
-        return cfg_error(cx, m, "limits: expected a mapping");
+        return yaml_error(cx, m, "limits: expected a mapping");
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
-        const char *key = scalar(k);
+        const char *key = yaml_scalar(k);
         int rc;
         if (!key)
-            return cfg_error(cx, k, "limits: keys must be plain names");
+            return yaml_error(cx, k, "limits: keys must be plain names");
         if (!strcmp(key, "max_flows"))
             rc = get_uint(cx, v, "limits.max_flows", 1, 100000000, &c->max_flows);
         else if (!strcmp(key, "max_servers"))
@@ -187,7 +174,7 @@ static int load_limits(struct cfg_ctx *cx, yaml_node_t *m, struct config *c)
         else if (!strcmp(key, "frag_timeout"))
             rc = get_duration(cx, v, "limits.frag_timeout", &c->frag_timeout_ns);
         else
-            rc = cfg_error(cx, k,
+            rc = yaml_error(cx, k,
                            "limits: unknown key '%s' (known: max_flows, max_servers, "
                            "max_frag_datagrams, max_stream_buffers, dns_timeout, tcp_handshake_timeout, "
                            "tcp_idle_timeout, udp_idle_timeout, frag_timeout)", key);
@@ -197,21 +184,21 @@ static int load_limits(struct cfg_ctx *cx, yaml_node_t *m, struct config *c)
     return 0;
 }
 
-static int load_list_of_maps(struct cfg_ctx *cx, yaml_node_t *n, const char *what,
+static int load_list_of_maps(struct yaml_ctx *cx, yaml_node_t *n, const char *what,
                              unsigned *count)
 {
-    if (n->type == YAML_SCALAR_NODE && !*scalar(n)) { /* "rules:" with nothing */
+    if (n->type == YAML_SCALAR_NODE && !*yaml_scalar(n)) { /* "rules:" with nothing */
         *count = 0;
         return 0;
     }
     if (n->type != YAML_SEQUENCE_NODE)
-        return cfg_error(cx, n, "%s: expected a list", what);
+        return yaml_error(cx, n, "%s: expected a list", what);
     unsigned i = 0;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++, i++) {
         yaml_node_t *e = yaml_document_get_node(cx->doc, *it);
         if (e->type != YAML_MAPPING_NODE)
-            return cfg_error(cx, e, "%s[%u]: expected a mapping", what, i);
+            return yaml_error(cx, e, "%s[%u]: expected a mapping", what, i);
     }
     *count = i;
     return 0;
@@ -260,23 +247,23 @@ static int parse_cidr(const char *s, uint8_t net[16], unsigned *prefix)
     return 0;
 }
 
-static int load_server_match(struct cfg_ctx *cx, yaml_node_t *m, struct server_group *g,
+static int load_server_match(struct yaml_ctx *cx, yaml_node_t *m, struct server_group *g,
                              unsigned i)
 {
     if (m->type != YAML_MAPPING_NODE)
-        return cfg_error(cx, m, "servers[%u].match: expected a mapping", i);
+        return yaml_error(cx, m, "servers[%u].match: expected a mapping", i);
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
-        const char *key = scalar(k), *val = scalar(v);
+        const char *key = yaml_scalar(k), *val = yaml_scalar(v);
         if (!key)
-            return cfg_error(cx, k, "servers[%u].match: keys must be plain names", i);
+            return yaml_error(cx, k, "servers[%u].match: keys must be plain names", i);
         if (!strcmp(key, "cidr")) {
             int rc = val ? parse_cidr(val, g->net, &g->prefix) : -1;
             if (rc == -2)
-                return cfg_error(cx, v, "servers[%u].match.cidr: '%s' has host bits set", i, val);
+                return yaml_error(cx, v, "servers[%u].match.cidr: '%s' has host bits set", i, val);
             if (rc)
-                return cfg_error(cx, v, "servers[%u].match.cidr: '%s' is not an address or "
+                return yaml_error(cx, v, "servers[%u].match.cidr: '%s' is not an address or "
                                         "CIDR (10.0.0.0/8, 2001:db8::/32)", i, val ? val : "");
             g->has_cidr = 1;
         } else if (!strcmp(key, "port")) {
@@ -289,25 +276,25 @@ static int load_server_match(struct cfg_ctx *cx, yaml_node_t *m, struct server_g
             g->has_port = 1;
         } else if (!strcmp(key, "http_host")) {
             if (!val || !*val || strlen(val) >= sizeof g->http_host)
-                return cfg_error(cx, v, "servers[%u].match.http_host: expected a host name", i);
+                return yaml_error(cx, v, "servers[%u].match.http_host: expected a host name", i);
             snprintf(g->http_host, sizeof g->http_host, "%s", val);
         } else {
-            return cfg_error(cx, k, "servers[%u].match: unknown key '%s' (known: cidr, port, "
+            return yaml_error(cx, k, "servers[%u].match: unknown key '%s' (known: cidr, port, "
                                     "http_host)", i, key);
         }
     }
     if (!g->has_cidr && !g->has_port && !g->http_host[0])
-        return cfg_error(cx, m, "servers[%u].match: give at least one of cidr, port, http_host", i);
+        return yaml_error(cx, m, "servers[%u].match: give at least one of cidr, port, http_host", i);
     return 0;
 }
 
-static int load_servers(struct cfg_ctx *cx, yaml_node_t *n, struct config *c)
+static int load_servers(struct yaml_ctx *cx, yaml_node_t *n, struct config *c)
 {
     unsigned count;
     if (load_list_of_maps(cx, n, "servers", &count))
         return -1;
     if (count > CONFIG_MAX_SERVER_GROUPS)
-        return cfg_error(cx, n, "servers: at most %d entries", CONFIG_MAX_SERVER_GROUPS);
+        return yaml_error(cx, n, "servers: at most %d entries", CONFIG_MAX_SERVER_GROUPS);
     for (unsigned i = 0; i < count; i++) {
         yaml_node_t *e = yaml_document_get_node(cx->doc, n->data.sequence.items.start[i]);
         struct server_group *g = &c->servers[i];
@@ -316,25 +303,25 @@ static int load_servers(struct cfg_ctx *cx, yaml_node_t *n, struct config *c)
         for (yaml_node_pair_t *p = e->data.mapping.pairs.start; p < e->data.mapping.pairs.top; p++) {
             yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
             yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
-            const char *key = scalar(k), *val = scalar(v);
+            const char *key = yaml_scalar(k), *val = yaml_scalar(v);
             if (key && !strcmp(key, "name")) {
                 if (!val || !*val || strlen(val) >= CONFIG_NAME_MAX)
-                    return cfg_error(cx, v, "servers[%u].name: expected a name of 1 to %d "
+                    return yaml_error(cx, v, "servers[%u].name: expected a name of 1 to %d "
                                             "characters", i, CONFIG_NAME_MAX - 1);
                 if (!strcmp(val, "__overflow__"))
-                    return cfg_error(cx, v, "servers[%u].name: '__overflow__' is reserved", i);
+                    return yaml_error(cx, v, "servers[%u].name: '__overflow__' is reserved", i);
                 snprintf(g->name, sizeof g->name, "%s", val);
             } else if (key && !strcmp(key, "match")) {
                 match = v;
             } else {
-                return cfg_error(cx, k, "servers[%u]: unknown key '%s' (known: name, match)", i,
+                return yaml_error(cx, k, "servers[%u]: unknown key '%s' (known: name, match)", i,
                                  key ? key : "?");
             }
         }
         if (!g->name[0])
-            return cfg_error(cx, e, "servers[%u]: missing 'name'", i);
+            return yaml_error(cx, e, "servers[%u]: missing 'name'", i);
         if (!match)
-            return cfg_error(cx, e, "servers[%u] (%s): missing 'match'", i, g->name);
+            return yaml_error(cx, e, "servers[%u] (%s): missing 'match'", i, g->name);
         if (load_server_match(cx, match, g, i))
             return -1;
     }
@@ -349,34 +336,34 @@ static int is_latency_expr(enum rule_expr e)
            e == EXPR_HTTP_LATENCY_P50 || e == EXPR_HTTP_LATENCY_P90 || e == EXPR_HTTP_LATENCY_P99;
 }
 
-static int get_string(struct cfg_ctx *cx, const yaml_node_t *v, const char *what, char *out,
+static int get_string(struct yaml_ctx *cx, const yaml_node_t *v, const char *what, char *out,
                       size_t outlen)
 {
-    const char *s = scalar(v);
+    const char *s = yaml_scalar(v);
     if (!s || !*s)
-        return cfg_error(cx, v, "%s: expected a non-empty string", what);
+        return yaml_error(cx, v, "%s: expected a non-empty string", what);
     if (strlen(s) >= outlen)
-        return cfg_error(cx, v, "%s: longer than %zu characters", what, outlen - 1);
+        return yaml_error(cx, v, "%s: longer than %zu characters", what, outlen - 1);
     for (const unsigned char *q = (const unsigned char *)s; *q; q++)
         if (*q < 0x20 || *q == 0x7f)
-            return cfg_error(cx, v, "%s: control characters are not allowed", what);
+            return yaml_error(cx, v, "%s: control characters are not allowed", what);
     snprintf(out, outlen, "%s", s);
     return 0;
 }
 
 /* { bad_windows: k, of_last: n } or { good_windows: m } */
-static int load_window_count(struct cfg_ctx *cx, yaml_node_t *m, const char *what,
+static int load_window_count(struct yaml_ctx *cx, yaml_node_t *m, const char *what,
                              const char *k1, uint32_t *v1, uint32_t max1, const char *k2,
                              uint32_t *v2, uint32_t max2)
 {
     int seen1 = 0, seen2 = 0;
     if (m->type != YAML_MAPPING_NODE)
-        return cfg_error(cx, m, "%s: expected a mapping { %s: N%s%s%s }", what, k1,
+        return yaml_error(cx, m, "%s: expected a mapping { %s: N%s%s%s }", what, k1,
                          k2 ? ", " : "", k2 ? k2 : "", k2 ? ": N" : "");
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
-        const char *key = scalar(k);
+        const char *key = yaml_scalar(k);
         char full[96];
         if (key && !strcmp(key, k1)) {
             snprintf(full, sizeof full, "%s.%s", what, k1);
@@ -389,18 +376,18 @@ static int load_window_count(struct cfg_ctx *cx, yaml_node_t *m, const char *wha
                 return -1;
             seen2 = 1;
         } else {
-            return cfg_error(cx, k, "%s: unknown key '%s' (known: %s%s%s)", what,
+            return yaml_error(cx, k, "%s: unknown key '%s' (known: %s%s%s)", what,
                              key ? key : "?", k1, k2 ? ", " : "", k2 ? k2 : "");
         }
     }
     if (!seen1)
-        return cfg_error(cx, m, "%s: missing '%s'", what, k1);
+        return yaml_error(cx, m, "%s: missing '%s'", what, k1);
     if (k2 && !seen2)
-        return cfg_error(cx, m, "%s: missing '%s'", what, k2);
+        return yaml_error(cx, m, "%s: missing '%s'", what, k2);
     return 0;
 }
 
-static int load_rule(struct cfg_ctx *cx, yaml_node_t *e, struct rule *r, unsigned i)
+static int load_rule(struct yaml_ctx *cx, yaml_node_t *e, struct rule *r, unsigned i)
 {
     char what[96];
     yaml_node_t *thr = NULL, *fire = NULL, *exprn = NULL;
@@ -416,9 +403,9 @@ static int load_rule(struct cfg_ctx *cx, yaml_node_t *e, struct rule *r, unsigne
     for (yaml_node_pair_t *p = e->data.mapping.pairs.start; p < e->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
-        const char *key = scalar(k), *val = scalar(v);
+        const char *key = yaml_scalar(k), *val = yaml_scalar(v);
         if (!key)
-            return cfg_error(cx, k, "rules[%u]: keys must be plain names", i);
+            return yaml_error(cx, k, "rules[%u]: keys must be plain names", i);
         snprintf(what, sizeof what, "rules[%u].%s", i, key);
         if (!strcmp(key, "name")) {
             if (get_string(cx, v, what, r->name, sizeof r->name))
@@ -431,13 +418,13 @@ static int load_rule(struct cfg_ctx *cx, yaml_node_t *e, struct rule *r, unsigne
         } else if (!strcmp(key, "expr")) {
             int found = -1;
             if (!val)
-                return cfg_error(cx, v, "%s: expected an expression name, got a %s", what,
+                return yaml_error(cx, v, "%s: expected an expression name, got a %s", what,
                                  v->type == YAML_SEQUENCE_NODE ? "list" : "mapping");
             for (int x = 0; val && x < EXPR_COUNT; x++)
                 if (!strcmp(val, rule_expr_name[x]))
                     found = x;
             if (found < 0)
-                return cfg_error(cx, v, "%s: unknown expression '%s' (known: dns_error_ratio, "
+                return yaml_error(cx, v, "%s: unknown expression '%s' (known: dns_error_ratio, "
                                         "dns_nxdomain_ratio, dns_latency_p50|p90|p99, "
                                         "tcp_handshake_failure_ratio, tcp_reset_ratio, "
                                         "tcp_retransmit_ratio, tcp_rtt_p50|p90|p99, http_5xx_ratio, "
@@ -452,7 +439,7 @@ static int load_rule(struct cfg_ctx *cx, yaml_node_t *e, struct rule *r, unsigne
                 if (!strcmp(val, rule_op_name[x]))
                     found = x;
             if (found < 0)
-                return cfg_error(cx, v, "%s: expected one of >, >=, <, <= (quote it in YAML: "
+                return yaml_error(cx, v, "%s: expected one of >, >=, <, <= (quote it in YAML: "
                                         "op: \">\")", what);
             r->op = (enum rule_op)found;
         } else if (!strcmp(key, "threshold")) {
@@ -461,7 +448,7 @@ static int load_rule(struct cfg_ctx *cx, yaml_node_t *e, struct rule *r, unsigne
             if (get_duration(cx, v, what, &r->window_ns))
                 return -1;
             if (r->window_ns < 1000000ull || r->window_ns > 86400000000000ull)
-                return cfg_error(cx, v, "%s: must be between 1ms and 24h", what);
+                return yaml_error(cx, v, "%s: must be between 1ms and 24h", what);
         } else if (!strcmp(key, "min_events")) {
             if (get_uint(cx, v, what, 0, 1000000000u, &r->min_events))
                 return -1;
@@ -484,40 +471,40 @@ static int load_rule(struct cfg_ctx *cx, yaml_node_t *e, struct rule *r, unsigne
             if (get_string(cx, v, what, r->summary, sizeof r->summary))
                 return -1;
         } else {
-            return cfg_error(cx, k, "rules[%u]: unknown key '%s' (known: name, server, expr, op, "
+            return yaml_error(cx, k, "rules[%u]: unknown key '%s' (known: name, server, expr, op, "
                                     "threshold, window, min_events, fire_when, resolve_when, "
                                     "severity, summary)", i, key);
         }
     }
     if (!r->name[0])
-        return cfg_error(cx, e, "rules[%u]: missing 'name'", i);
+        return yaml_error(cx, e, "rules[%u]: missing 'name'", i);
     if (!have_expr)
-        return cfg_error(cx, e, "rules[%u] (%s): missing 'expr'", i, r->name);
+        return yaml_error(cx, e, "rules[%u] (%s): missing 'expr'", i, r->name);
     (void)exprn;
     if (!thr)
-        return cfg_error(cx, e, "rules[%u] (%s): missing 'threshold'", i, r->name);
+        return yaml_error(cx, e, "rules[%u] (%s): missing 'threshold'", i, r->name);
     snprintf(what, sizeof what, "rules[%u].threshold", i);
-    const char *ts = scalar(thr);
+    const char *ts = yaml_scalar(thr);
     char *end = NULL;
     uint64_t dur;
     if (!ts || !*ts)
-        return cfg_error(cx, thr, "%s: expected a number", what);
+        return yaml_error(cx, thr, "%s: expected a number", what);
     errno = 0;
     r->threshold = strtod(ts, &end);
     if (*end || errno || !isfinite(r->threshold)) {
         if (is_latency_expr(r->expr) && config_parse_duration(ts, &dur) == 0)
             r->threshold = (double)dur / 1e9;
         else
-            return cfg_error(cx, thr, "%s: '%s' is not a number%s", what, ts,
+            return yaml_error(cx, thr, "%s: '%s' is not a number%s", what, ts,
                              is_latency_expr(r->expr) ? " or a duration" : "");
     }
     if (r->threshold < 0)
-        return cfg_error(cx, thr, "%s: must not be negative", what);
+        return yaml_error(cx, thr, "%s: must not be negative", what);
     if (r->expr <= EXPR_HTTP_4XX_RATIO && !is_latency_expr(r->expr) && r->threshold > 1)
-        return cfg_error(cx, thr, "%s: %s is a ratio between 0 and 1, got %s", what,
+        return yaml_error(cx, thr, "%s: %s is a ratio between 0 and 1, got %s", what,
                          rule_expr_name[r->expr], ts);
     if (r->bad_windows > r->of_last)
-        return cfg_error(cx, fire, "rules[%u].fire_when: bad_windows (%u) is larger than "
+        return yaml_error(cx, fire, "rules[%u].fire_when: bad_windows (%u) is larger than "
                                    "of_last (%u)", i, r->bad_windows, r->of_last);
     return 0;
 }
@@ -553,7 +540,7 @@ static int is_endpoint_label(const char *s)
 
 /* After the whole file is read: a rule's server is "*", a servers: group
  * or an IP:port label. */
-static int check_rule_servers(struct cfg_ctx *cx, const struct config *c)
+static int check_rule_servers(struct yaml_ctx *cx, const struct config *c)
 {
     for (unsigned i = 0; i < c->n_rules; i++) {
         const struct rule *r = &c->rules[i];
@@ -571,45 +558,45 @@ static int check_rule_servers(struct cfg_ctx *cx, const struct config *c)
     return 0;
 }
 
-static int load_rules(struct cfg_ctx *cx, yaml_node_t *n, struct config *c)
+static int load_rules(struct yaml_ctx *cx, yaml_node_t *n, struct config *c)
 {
     unsigned count;
     if (load_list_of_maps(cx, n, "rules", &count))
         return -1;
     if (count > CONFIG_MAX_RULES)
-        return cfg_error(cx, n, "rules: at most %d rules", CONFIG_MAX_RULES);
+        return yaml_error(cx, n, "rules: at most %d rules", CONFIG_MAX_RULES);
     for (unsigned i = 0; i < count; i++) {
         yaml_node_t *e = yaml_document_get_node(cx->doc, n->data.sequence.items.start[i]);
         if (load_rule(cx, e, &c->rules[i], i))
             return -1;
         for (unsigned j = 0; j < i; j++)
             if (!strcmp(c->rules[j].name, c->rules[i].name))
-                return cfg_error(cx, e, "rules[%u]: duplicate rule name '%s' (also rules[%u])", i,
+                return yaml_error(cx, e, "rules[%u]: duplicate rule name '%s' (also rules[%u])", i,
                                  c->rules[i].name, j);
     }
     c->n_rules = count;
     return 0;
 }
 
-static int load_alertmanager(struct cfg_ctx *cx, yaml_node_t *m, struct config *c)
+static int load_alertmanager(struct yaml_ctx *cx, yaml_node_t *m, struct config *c)
 {
-    if (m->type == YAML_SCALAR_NODE && !*scalar(m))
+    if (m->type == YAML_SCALAR_NODE && !*yaml_scalar(m))
         return 0;
     if (m->type != YAML_MAPPING_NODE)
-        return cfg_error(cx, m, "alertmanager: expected a mapping");
+        return yaml_error(cx, m, "alertmanager: expected a mapping");
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
-        const char *key = scalar(k), *val = scalar(v);
+        const char *key = yaml_scalar(k), *val = yaml_scalar(v);
         if (key && !strcmp(key, "url")) {
             if (get_string(cx, v, "alertmanager.url", c->am_url, sizeof c->am_url))
                 return -1;
             if (strncmp(val, "http://", 7) && strncmp(val, "https://", 8))
-                return cfg_error(cx, v, "alertmanager.url: expected http://HOST:PORT or "
+                return yaml_error(cx, v, "alertmanager.url: expected http://HOST:PORT or "
                                         "https://HOST:PORT, got '%s'", val);
             const char *host = strstr(val, "://") + 3;
             if (!*host || *host == '/' || *host == ':')
-                return cfg_error(cx, v, "alertmanager.url: '%s' has no host", val);
+                return yaml_error(cx, v, "alertmanager.url: '%s' has no host", val);
         } else if (key && !strcmp(key, "resend_interval")) {
             if (get_duration(cx, v, "alertmanager.resend_interval", &c->am_resend_ns))
                 return -1;
@@ -617,7 +604,7 @@ static int load_alertmanager(struct cfg_ctx *cx, yaml_node_t *m, struct config *
             if (get_duration(cx, v, "alertmanager.timeout", &c->am_timeout_ns))
                 return -1;
         } else {
-            return cfg_error(cx, k, "alertmanager: unknown key '%s' (known: url, "
+            return yaml_error(cx, k, "alertmanager: unknown key '%s' (known: url, "
                                     "resend_interval, timeout)", key ? key : "?");
         }
     }
@@ -637,7 +624,7 @@ static uint64_t fnv1a(const unsigned char *p, size_t n)
 int config_load(const char *path, struct config *out, char *err, size_t errlen)
 {
     struct config *c = malloc(sizeof *c);
-    struct cfg_ctx cx = { .path = path, .err = err, .errlen = errlen };
+    struct yaml_ctx cx = { .path = path, .err = err, .errlen = errlen };
     yaml_parser_t parser;
     yaml_document_t doc;
     unsigned char *text = NULL;
@@ -706,7 +693,7 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
         goto done;
     }
     if (root->type != YAML_MAPPING_NODE) {
-        cfg_error(&cx, root, "top level: expected a mapping with limits, servers, rules, "
+        yaml_error(&cx, root, "top level: expected a mapping with limits, servers, rules, "
                              "alertmanager");
         goto done;
     }
@@ -714,10 +701,10 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
          p++) {
         yaml_node_t *k = yaml_document_get_node(&doc, p->key);
         yaml_node_t *v = yaml_document_get_node(&doc, p->value);
-        const char *key = scalar(k);
+        const char *key = yaml_scalar(k);
         int r;
         if (!key)
-            r = cfg_error(&cx, k, "top level: keys must be plain names");
+            r = yaml_error(&cx, k, "top level: keys must be plain names");
         else if (!strcmp(key, "limits"))
             r = load_limits(&cx, v, c);
         else if (!strcmp(key, "servers"))
@@ -727,7 +714,7 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
         else if (!strcmp(key, "alertmanager"))
             r = load_alertmanager(&cx, v, c);
         else
-            r = cfg_error(&cx, k,
+            r = yaml_error(&cx, k,
                           "unknown top-level key '%s' (known: limits, servers, rules, "
                           "alertmanager)", key);
         if (r)

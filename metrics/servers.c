@@ -185,6 +185,28 @@ _Static_assert((sizeof(struct server_stats) - offsetof(struct server_stats, dns_
                        sizeof(uint64_t) == 0,
                "server_stats counters must be uint64_t");
 
+void server_stats_add(struct server_stats *d, const struct server_stats *s)
+{
+    d->seen_dns |= s->seen_dns;
+    d->seen_tcp |= s->seen_tcp;
+    d->seen_http |= s->seen_http;
+    uint64_t *dv = (uint64_t *)((char *)d + STATS_OFF);
+    const uint64_t *sv = (const uint64_t *)((const char *)s + STATS_OFF);
+    for (size_t k = 0; k < STATS_N; k++)
+        dv[k] += sv[k];
+}
+
+void server_stats_sub(struct server_stats *d, const struct server_stats *cur,
+                      const struct server_stats *prev)
+{
+    uint64_t *dv = (uint64_t *)((char *)d + STATS_OFF);
+    const uint64_t *cv = (const uint64_t *)((const char *)cur + STATS_OFF);
+    const uint64_t *pv = (const uint64_t *)((const char *)prev + STATS_OFF);
+    memcpy(d, cur, STATS_OFF);
+    for (size_t k = 0; k < STATS_N; k++)
+        dv[k] = cv[k] - pv[k];
+}
+
 void server_registry_clear(struct server_registry *r)
 {
     for (uint32_t i = 0; i <= r->max; i++) {
@@ -213,14 +235,7 @@ void server_registry_add(struct server_registry *dst, const struct server_regist
         uint32_t j = i == src->max ? dst->max : server_registry_get(dst, s->label);
         if (j == dst->max && i != src->max)
             dst->overflow_samples++;
-        struct server_stats *d = &dst->s[j];
-        d->seen_dns |= s->seen_dns;
-        d->seen_tcp |= s->seen_tcp;
-        d->seen_http |= s->seen_http;
-        uint64_t *dv = (uint64_t *)((char *)d + STATS_OFF);
-        const uint64_t *sv = (const uint64_t *)((const char *)s + STATS_OFF);
-        for (size_t k = 0; k < STATS_N; k++)
-            dv[k] += sv[k];
+        server_stats_add(&dst->s[j], s);
         for (int k = 0; k < SERVER_HIST_COUNT; k++) {
             const struct histogram *h = &src->h[(size_t)i * SERVER_HIST_COUNT + (size_t)k];
             if (h->count)

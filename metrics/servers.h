@@ -86,6 +86,13 @@ static inline int server_registry_has_host_groups(const struct server_registry *
     return r->host_groups;
 }
 
+/* Counter arithmetic over every counter of a server_stats (the label is
+ * left alone): d += s (seen flags or-ed); d = cur - prev (label and flags
+ * from cur). */
+void server_stats_add(struct server_stats *d, const struct server_stats *s);
+void server_stats_sub(struct server_stats *d, const struct server_stats *cur,
+                      const struct server_stats *prev);
+
 /* Merging workers' registries (by label) into one: zero every counter and
  * histogram (labels and slots stay), then add a worker's in. */
 void server_registry_clear(struct server_registry *r);

@@ -60,6 +60,36 @@ void worker_snap_servers(struct worker_snap *s, const struct server_registry *r)
     qsort(s->servers, n, sizeof *s->servers, snap_cmp);
 }
 
+uint32_t worker_snap_merge_servers(const struct worker_snap *const *snaps, unsigned nw,
+                                   struct server_snap *out)
+{
+    uint32_t n = 0;
+    for (unsigned i = 0; i < nw; i++) {
+        memcpy(out + n, snaps[i]->servers, snaps[i]->nservers * sizeof *out);
+        n += snaps[i]->nservers;
+    }
+    qsort(out, n, sizeof *out, snap_cmp);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (k && !strcmp(out[k - 1].st.label, out[i].st.label)) {
+            struct server_snap *d = &out[k - 1];
+            const struct server_snap *s = &out[i];
+            server_stats_add(&d->st, &s->st);
+            for (int h = 0; h < SERVER_HIST_COUNT; h++) {
+                d->h[h].count += s->h[h].count;
+                d->h[h].sum_ns += s->h[h].sum_ns;
+                for (int b = 0; b < HIST_LE_COUNT; b++)
+                    d->h[h].le[b] += s->h[h].le[b];
+            }
+        } else {
+            if (k != i)
+                out[k] = out[i];
+            k++;
+        }
+    }
+    return k;
+}
+
 int publisher_init(struct publisher *p, uint32_t max_servers)
 {
     atomic_init(&p->req, 0);

@@ -78,6 +78,11 @@ void worker_snap_free(struct worker_snap *s);
 void worker_snap_servers(struct worker_snap *s, const struct server_registry *r);
 void hist_snap_from(struct hist_snap *out, const struct histogram *h);
 
+/* The servers of several workers' snapshots merged by label into out (room
+ * for the sum of their nservers); returns the count, sorted by label. */
+uint32_t worker_snap_merge_servers(const struct worker_snap *const *snaps, unsigned nw,
+                                   struct server_snap *out);
+
 struct publisher {
     _Atomic uint64_t req;    /* written by the scraper */
     _Atomic uint64_t pub;    /* written by the worker */

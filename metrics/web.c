@@ -16,37 +16,12 @@
 #include <yaml.h>
 #include <zlib.h>
 
+#include "yaml_util.h"
+
 /* ------------------------------------------------------------ web config */
 
-struct wc_ctx {
-    const char *path;
-    char *err;
-    size_t errlen;
-};
-
-static int wc_error(struct wc_ctx *cx, const yaml_node_t *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int wc_error(struct wc_ctx *cx, const yaml_node_t *n, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(cx->err, cx->errlen, "%s:%lu:%lu: %s", cx->path,
-             n ? (unsigned long)n->start_mark.line + 1 : 0ul,
-             n ? (unsigned long)n->start_mark.column + 1 : 0ul, msg);
-    return -1;
-}
-
-static const char *wc_scalar(const yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
 /* Read a whole PEM file (at most 1 MiB), relative paths from the config's directory. */
-static char *read_pem(struct wc_ctx *cx, const yaml_node_t *n, const char *file)
+static char *read_pem(struct yaml_ctx *cx, const yaml_node_t *n, const char *file)
 {
     char full[4096];
     if (file[0] != '/' && strrchr(cx->path, '/'))
@@ -56,7 +31,7 @@ static char *read_pem(struct wc_ctx *cx, const yaml_node_t *n, const char *file)
         snprintf(full, sizeof full, "%s", file);
     FILE *f = fopen(full, "r");
     if (!f) {
-        wc_error(cx, n, "cannot open %s: %s", full, strerror(errno));
+        yaml_error(cx, n, "cannot open %s: %s", full, strerror(errno));
         return NULL;
     }
     size_t cap = 1 << 20, len = 0;
@@ -67,33 +42,33 @@ static char *read_pem(struct wc_ctx *cx, const yaml_node_t *n, const char *file)
     fclose(f);
     if (!buf || too_big || len == 0) {
         free(buf);
-        wc_error(cx, n, "%s: %s", full, !buf ? "out of memory" : too_big ? "larger than 1 MiB"
+        yaml_error(cx, n, "%s: %s", full, !buf ? "out of memory" : too_big ? "larger than 1 MiB"
                                                                            : "empty");
         return NULL;
     }
     buf[len] = 0;
     if (!strstr(buf, "-----BEGIN ")) {
         free(buf);
-        wc_error(cx, n, "%s: not a PEM file", full);
+        yaml_error(cx, n, "%s: not a PEM file", full);
         return NULL;
     }
     return buf;
 }
 
-static int load_tls(struct wc_ctx *cx, yaml_document_t *doc, yaml_node_t *m, struct web_config *wc)
+static int load_tls(struct yaml_ctx *cx, yaml_document_t *doc, yaml_node_t *m, struct web_config *wc)
 {
     if (m->type != YAML_MAPPING_NODE)
-        return wc_error(cx, m, "tls_server_config: expected a mapping");
+        return yaml_error(cx, m, "tls_server_config: expected a mapping");
     const yaml_node_t *cert_n = NULL, *key_n = NULL;
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);
         yaml_node_t *v = yaml_document_get_node(doc, p->value);
-        const char *key = wc_scalar(k), *val = wc_scalar(v);
+        const char *key = yaml_scalar(k), *val = yaml_scalar(v);
         if (!key)
-            return wc_error(cx, k, "tls_server_config: keys must be plain names");
+            return yaml_error(cx, k, "tls_server_config: keys must be plain names");
         if (!strcmp(key, "cert_file") || !strcmp(key, "key_file")) {
             if (!val || !*val)
-                return wc_error(cx, v, "tls_server_config.%s: expected a file name", key);
+                return yaml_error(cx, v, "tls_server_config.%s: expected a file name", key);
             char *pem = read_pem(cx, v, val);
             if (!pem)
                 return -1;
@@ -111,38 +86,38 @@ static int load_tls(struct wc_ctx *cx, yaml_document_t *doc, yaml_node_t *m, str
                    !strcmp(key, "cipher_suites") || !strcmp(key, "curve_preferences") ||
                    !strcmp(key, "prefer_server_cipher_suites") || !strcmp(key, "cert") ||
                    !strcmp(key, "key") || !strcmp(key, "client_allowed_sans")) {
-            return wc_error(cx, k, "tls_server_config.%s: not supported by spanwatch (supported: "
+            return yaml_error(cx, k, "tls_server_config.%s: not supported by spanwatch (supported: "
                                    "cert_file, key_file)", key);
         } else {
-            return wc_error(cx, k, "tls_server_config: unknown key '%s' (known: cert_file, "
+            return yaml_error(cx, k, "tls_server_config: unknown key '%s' (known: cert_file, "
                                    "key_file)", key);
         }
     }
     if (!cert_n || !key_n)
-        return wc_error(cx, m, "tls_server_config: both cert_file and key_file are required");
+        return yaml_error(cx, m, "tls_server_config: both cert_file and key_file are required");
     return 0;
 }
 
-static int load_users(struct wc_ctx *cx, yaml_document_t *doc, yaml_node_t *m,
+static int load_users(struct yaml_ctx *cx, yaml_document_t *doc, yaml_node_t *m,
                       struct web_config *wc)
 {
     if (m->type != YAML_MAPPING_NODE)
-        return wc_error(cx, m, "basic_auth_users: expected a mapping of user: bcrypt-hash");
+        return yaml_error(cx, m, "basic_auth_users: expected a mapping of user: bcrypt-hash");
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);
         yaml_node_t *v = yaml_document_get_node(doc, p->value);
-        const char *user = wc_scalar(k), *hash = wc_scalar(v);
+        const char *user = yaml_scalar(k), *hash = yaml_scalar(v);
         if (!user || !*user || strlen(user) >= sizeof wc->users[0].name || strchr(user, ':'))
-            return wc_error(cx, k, "basic_auth_users: bad user name");
+            return yaml_error(cx, k, "basic_auth_users: bad user name");
         if (!hash || strlen(hash) >= sizeof wc->users[0].hash ||
             (strncmp(hash, "$2a$", 4) && strncmp(hash, "$2b$", 4) && strncmp(hash, "$2y$", 4)))
-            return wc_error(cx, v, "basic_auth_users.%s: expected a bcrypt hash ($2y$..., e.g. "
+            return yaml_error(cx, v, "basic_auth_users.%s: expected a bcrypt hash ($2y$..., e.g. "
                                    "from 'htpasswd -nBC 10 %s')", user, user);
         for (unsigned i = 0; i < wc->nusers; i++)
             if (!strcmp(wc->users[i].name, user))
-                return wc_error(cx, k, "basic_auth_users: user '%s' given twice", user);
+                return yaml_error(cx, k, "basic_auth_users: user '%s' given twice", user);
         if (wc->nusers == WEB_MAX_USERS)
-            return wc_error(cx, k, "basic_auth_users: at most %d users", WEB_MAX_USERS);
+            return yaml_error(cx, k, "basic_auth_users: at most %d users", WEB_MAX_USERS);
         snprintf(wc->users[wc->nusers].name, sizeof wc->users[0].name, "%s", user);
         snprintf(wc->users[wc->nusers].hash, sizeof wc->users[0].hash, "%s", hash);
         wc->nusers++;
@@ -152,7 +127,7 @@ static int load_users(struct wc_ctx *cx, yaml_document_t *doc, yaml_node_t *m,
 
 int web_config_load(const char *path, struct web_config *wc, char *err, size_t errlen)
 {
-    struct wc_ctx cx = { path, err, errlen };
+    struct yaml_ctx cx = { .path = path, .err = err, .errlen = errlen };
     memset(wc, 0, sizeof *wc);
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -178,14 +153,14 @@ int web_config_load(const char *path, struct web_config *wc, char *err, size_t e
         goto out;
     }
     if (root->type != YAML_MAPPING_NODE) {
-        wc_error(&cx, root, "expected a mapping with tls_server_config and/or basic_auth_users");
+        yaml_error(&cx, root, "expected a mapping with tls_server_config and/or basic_auth_users");
         goto out;
     }
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = yaml_document_get_node(&doc, p->key);
         yaml_node_t *v = yaml_document_get_node(&doc, p->value);
-        const char *key = wc_scalar(k);
+        const char *key = yaml_scalar(k);
         if (key && !strcmp(key, "tls_server_config")) {
             if (load_tls(&cx, &doc, v, wc))
                 goto out;
@@ -193,10 +168,10 @@ int web_config_load(const char *path, struct web_config *wc, char *err, size_t e
             if (load_users(&cx, &doc, v, wc))
                 goto out;
         } else if (key && !strcmp(key, "http_server_config")) {
-            wc_error(&cx, k, "http_server_config: not supported by spanwatch");
+            yaml_error(&cx, k, "http_server_config: not supported by spanwatch");
             goto out;
         } else {
-            wc_error(&cx, k, "unknown key '%s' (known: tls_server_config, basic_auth_users)",
+            yaml_error(&cx, k, "unknown key '%s' (known: tls_server_config, basic_auth_users)",
                      key ? key : "?");
             goto out;
         }

@@ -377,52 +377,6 @@ struct app {
     _Atomic uint64_t ring_drops;
 };
 
-/* Servers of several workers' snapshots, merged by label into out (room for
- * the sum of their nservers); returns the count, sorted by label. */
-static int snap_label_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct server_snap *)a)->st.label,
-                  ((const struct server_snap *)b)->st.label);
-}
-
-static uint32_t merge_server_snaps(const struct worker_snap *const *snaps, unsigned nw,
-                                   struct server_snap *out)
-{
-    uint32_t n = 0;
-    for (unsigned i = 0; i < nw; i++) {
-        memcpy(out + n, snaps[i]->servers, snaps[i]->nservers * sizeof *out);
-        n += snaps[i]->nservers;
-    }
-    qsort(out, n, sizeof *out, snap_label_cmp);
-    const size_t off = offsetof(struct server_stats, dns_queries);
-    const size_t cnt = (sizeof(struct server_stats) - off) / sizeof(uint64_t);
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (k && !strcmp(out[k - 1].st.label, out[i].st.label)) {
-            struct server_snap *d = &out[k - 1];
-            const struct server_snap *s = &out[i];
-            d->st.seen_dns |= s->st.seen_dns;
-            d->st.seen_tcp |= s->st.seen_tcp;
-            d->st.seen_http |= s->st.seen_http;
-            uint64_t *dv = (uint64_t *)((char *)&d->st + off);
-            const uint64_t *sv = (const uint64_t *)((const char *)&s->st + off);
-            for (size_t c = 0; c < cnt; c++)
-                dv[c] += sv[c];
-            for (int h = 0; h < SERVER_HIST_COUNT; h++) {
-                d->h[h].count += s->h[h].count;
-                d->h[h].sum_ns += s->h[h].sum_ns;
-                for (int b = 0; b < HIST_LE_COUNT; b++)
-                    d->h[h].le[b] += s->h[h].le[b];
-            }
-        } else {
-            if (k != i)
-                out[k] = out[i];
-            k++;
-        }
-    }
-    return k;
-}
-
 static void fill_view(struct metrics_view *v, const struct worker_snap *const *snaps, unsigned nw,
                       const char *source_name, int reload_ok, uint64_t config_hash,
                       struct server_snap *merge_buf)
@@ -451,7 +405,7 @@ static void fill_view(struct metrics_view *v, const struct worker_snap *const *s
         v->nservers = snaps[0]->nservers;
     } else {
         v->servers = merge_buf;
-        v->nservers = merge_server_snaps(snaps, nw, merge_buf);
+        v->nservers = worker_snap_merge_servers(snaps, nw, merge_buf);
     }
     v->alerts = snaps[0]; /* one worker: the alert engine runs with it */
     v->config_reload_ok = reload_ok;
@@ -627,6 +581,11 @@ static void on_alert(void *ctx, const struct alert_transition *t)
 }
 
 /* Worker thread, between bursts: take a reloaded config's rules. */
+static void publish_alert_snap(struct app *a, const struct server_registry *merged);
+
+/* Take a reloaded config's rules. w: the single worker that runs the
+ * engine; NULL with -w > 1, where reg is the merged registry and the
+ * exposition's copy of the alert state is refreshed here too. */
 static void apply_pending_rules(struct app *a, struct worker *w, struct server_registry *reg,
                                 uint64_t now_ns)
 {
@@ -647,6 +606,8 @@ static void apply_pending_rules(struct app *a, struct worker *w, struct server_r
     a->rules_cfg = c;
     if (w)
         w->alerts = a->engine.nrules ? &a->engine : NULL;
+    else
+        publish_alert_snap(a, reg);
 }
 
 static void alert_summary(const struct app *a, const struct server_registry *reg)
@@ -695,6 +656,15 @@ static void alert_summary(const struct app *a, const struct server_registry *reg
 }
 
 static int web_render(void *ctx, FILE *out);
+
+/* SIGHUP seen by a loop: reload like POST /-/reload does. */
+static void take_sighup(struct app *a, int quiet)
+{
+    char msg[1024];
+    reload_requested = 0;
+    if (app_reload(a, msg, sizeof msg) == 0 && !quiet)
+        fprintf(stderr, "spanwatch: SIGHUP: config %s\n", msg);
+}
 
 static int write_metrics(const char *path, FILE *f, struct app *a)
 {
@@ -1028,8 +998,9 @@ int main(int argc, char **argv)
      * AF_XDP: our XDP program, then one socket per RX queue and worker */
     int afxdp = !strcmp(o.backend, "afxdp");
     int dpdk = !strcmp(o.backend, "dpdk");
-    int afpacket = !strcmp(o.backend, "afpacket") || afxdp || dpdk;
-    struct source *afp[METRICS_MAX_WORKERS] = { 0 };
+    /* back ends whose workers read their own sockets/queues (no dispatcher) */
+    int own_sources = !strcmp(o.backend, "afpacket") || afxdp || dpdk;
+    struct source *own_src[METRICS_MAX_WORKERS] = { 0 };
 #ifdef HAVE_AFXDP
     if (afxdp) {
         app.xdp = afxdp_attach(o.iface, o.xdp_mode, err, sizeof err);
@@ -1038,11 +1009,11 @@ int main(int argc, char **argv)
             return EXIT_RUNTIME;
         }
         for (unsigned i = 0; i < o.workers; i++) {
-            afp[i] = afxdp_open_queue(app.xdp, o.iface, i, err, sizeof err);
-            if (!afp[i]) {
+            own_src[i] = afxdp_open_queue(app.xdp, o.iface, i, err, sizeof err);
+            if (!own_src[i]) {
                 fprintf(stderr, "spanwatch: %s\n", err);
                 for (unsigned j = 0; j < i; j++)
-                    source_close(afp[j]);
+                    source_close(own_src[j]);
                 afxdp_detach(app.xdp);
                 return EXIT_RUNTIME;
             }
@@ -1061,7 +1032,7 @@ int main(int argc, char **argv)
             return EXIT_RUNTIME;
         }
         for (unsigned i = 0; i < o.workers; i++)
-            if (!(afp[i] = dpdk_open_queue(i, err, sizeof err))) {
+            if (!(own_src[i] = dpdk_open_queue(i, err, sizeof err))) {
                 fprintf(stderr, "spanwatch: %s\n", err);
                 return EXIT_RUNTIME;
             }
@@ -1070,19 +1041,19 @@ int main(int argc, char **argv)
                     dpdk_port_name(), o.workers, o.workers == 1 ? "" : "s");
     }
 #endif
-    if (afpacket && !afxdp && !dpdk) {
+    if (own_sources && !afxdp && !dpdk) { /* AF_PACKET */
         int group = (int)(getpid() & 0xffff);
         for (unsigned i = 0; i < o.workers; i++) {
-            afp[i] = source_afpacket_open(o.iface, o.filter, group, 64, err, sizeof err);
-            if (!afp[i]) {
+            own_src[i] = source_afpacket_open(o.iface, o.filter, group, 64, err, sizeof err);
+            if (!own_src[i]) {
                 fprintf(stderr, "spanwatch: %s\n", err);
                 for (unsigned j = 0; j < i; j++)
-                    source_close(afp[j]);
+                    source_close(own_src[j]);
                 return EXIT_RUNTIME;
             }
         }
     }
-    struct source *src = afpacket      ? afp[0]
+    struct source *src = own_sources   ? own_src[0]
                          : o.read_file ? source_pcap_open_file(o.read_file, o.filter, err, sizeof err)
                                        : source_pcap_open_live(o.iface, o.filter, 64, err, sizeof err);
     if (!src) {
@@ -1108,7 +1079,7 @@ int main(int argc, char **argv)
     static struct worker w;
     static struct pool pool;
     static struct server_registry merged; /* -w > 1: the workers' servers by label */
-    if (o.workers > 1 || afpacket) {
+    if (o.workers > 1 || own_sources) {
         if (pool_init(&pool, o.workers, &cfg, src->linktype, o.read_file != NULL,
                       o.iface != NULL) != 0 ||
             server_registry_init(&merged, &cfg) != 0 || worker_snap_init(&app.alert_snap, 0) != 0) {
@@ -1119,9 +1090,9 @@ int main(int argc, char **argv)
         }
         app.pool = &pool;
         pool.snapshot = pool_snapshot_hook;
-        if (afpacket)
+        if (own_sources)
             for (unsigned i = 0; i < o.workers; i++)
-                pool_set_source(&pool, i, afp[i]);
+                pool_set_source(&pool, i, own_src[i]);
     } else if (worker_init(&w, 0, &cfg, src->linktype) != 0) {
         fprintf(stderr, "spanwatch: cannot allocate flow table for limits.max_flows=%u\n",
                 cfg.max_flows);
@@ -1229,14 +1200,9 @@ int main(int argc, char **argv)
             pool_window(&app, &merged, now);
         if (atomic_load_explicit(&app.pending_cfg, memory_order_relaxed)) {
             apply_pending_rules(&app, NULL, &merged, now);
-            publish_alert_snap(&app, &merged);
         }
-        if (reload_requested) {
-            reload_requested = 0;
-            char msg[1024];
-            if (app_reload(&app, msg, sizeof msg) == 0 && !o.quiet)
-                fprintf(stderr, "spanwatch: SIGHUP: config %s\n", msg);
-        }
+        if (reload_requested)
+            take_sighup(&app, o.quiet);
     }
     while (!(app.pool && pool.sourced) && !stop_requested) {
         int n = source_next_burst(src, burst, SOURCE_BURST_MAX);
@@ -1257,7 +1223,6 @@ int main(int argc, char **argv)
             }
             if (atomic_load_explicit(&app.pending_cfg, memory_order_relaxed)) {
                 apply_pending_rules(&app, NULL, &merged, pool.now_ns);
-                publish_alert_snap(&app, &merged);
             }
             if ((++bursts & 63) == 0 || n <= 0) {
                 struct source_stats st;
@@ -1276,12 +1241,8 @@ int main(int argc, char **argv)
             worker_snapshot(publisher_back(&app.pub), &w, src);
             publisher_publish(&app.pub);
         }
-        if (reload_requested) {
-            reload_requested = 0;
-            char msg[1024];
-            if (app_reload(&app, msg, sizeof msg) == 0 && !o.quiet)
-                fprintf(stderr, "spanwatch: SIGHUP: config %s\n", msg);
-        }
+        if (reload_requested)
+            take_sighup(&app, o.quiet);
         if (show_progress && (++bursts & 255) == 0) {
             double now = mono_now();
             if (now - last_progress >= 0.5) {
@@ -1327,18 +1288,13 @@ int main(int argc, char **argv)
         struct timespec nap = { 0, 100000000 };
         while (!stop_requested) {
             nanosleep(&nap, NULL);
-            if (reload_requested) {
-                reload_requested = 0;
-                char msg[1024];
-                if (app_reload(&app, msg, sizeof msg) == 0 && !o.quiet)
-                    fprintf(stderr, "spanwatch: SIGHUP: config %s\n", msg);
-            }
+            if (reload_requested)
+                take_sighup(&app, o.quiet);
             if (atomic_load(&app.pending_cfg)) {
                 /* reloaded rules over the final counters: resolve removed
                  * rules' alerts, then show the new state */
                 if (app.pool) {
                     apply_pending_rules(&app, NULL, &merged, pool.now_ns);
-                    publish_alert_snap(&app, &merged);
                 } else {
                     apply_pending_rules(&app, &w, &w.servers, w.now_ns);
                     pthread_mutex_lock(&app.scrape_lock);
@@ -1372,7 +1328,7 @@ int main(int argc, char **argv)
     free(app.rules_cfg);
     free(atomic_exchange(&app.pending_cfg, NULL));
     worker_free(&w);
-    if (!afpacket)
+    if (!own_sources)
         source_close(src); /* else closed with the pool */
     return rc;
 }

@@ -57,6 +57,18 @@ uint32_t pool_flow_hash(int linktype, const uint8_t *data, uint32_t caplen)
     return (uint32_t)(mix64(lo * 0x9e3779b97f4a7c15ull + hi) >> 32);
 }
 
+/* Park at a barrier: clock to the barrier time (timeouts due by then
+ * count in the closing window), report, wait for the release. */
+static void park(struct pool_slot *s, uint32_t seq, uint64_t at)
+{
+    struct pool *p = s->pool;
+    worker_tick(&s->w, at);
+    atomic_store_explicit(&s->barrier_reached, seq, memory_order_release);
+    while (atomic_load_explicit(&p->barrier_release, memory_order_acquire) != seq &&
+           !atomic_load_explicit(&p->stop, memory_order_relaxed))
+        sched_yield();
+}
+
 static void *worker_main(void *arg)
 {
     struct pool_slot *s = arg;
@@ -85,10 +97,7 @@ static void *worker_main(void *arg)
             uint32_t seq = barrier->arg;
             uint64_t ts = barrier->ts_ns;
             ring_release(&s->ring);
-            worker_tick(&s->w, ts);
-            atomic_store_explicit(&s->barrier_reached, seq, memory_order_release);
-            while (atomic_load_explicit(&p->barrier_release, memory_order_acquire) != seq)
-                sched_yield();
+            park(s, seq, ts);
         } else {
             ring_release(&s->ring);
         }
@@ -110,17 +119,6 @@ static void *worker_main(void *arg)
         nanosleep(&idle, NULL);
     }
     return NULL;
-}
-
-/* Park at a time barrier: clock to the barrier time, report, wait. */
-static void park(struct pool_slot *s, uint32_t seq, uint64_t at)
-{
-    struct pool *p = s->pool;
-    worker_tick(&s->w, at);
-    atomic_store_explicit(&s->barrier_reached, seq, memory_order_release);
-    while (atomic_load_explicit(&p->barrier_release, memory_order_acquire) != seq &&
-           !atomic_load_explicit(&p->stop, memory_order_relaxed))
-        sched_yield();
 }
 
 /* A worker with its own source (AF_PACKET fanout member). */
