@@ -130,4 +130,9 @@ for code in 200 301 404 500 503; do
     n=$(tshark -r "$tmp/live.pcap" -Y "http.response.code == $code" 2>/dev/null | wc -l)
     [ "$n" -gt 0 ] || { echo "FAIL: no HTTP $code in the capture"; rc=1; }
 done
+if [ "$rc" != 0 ]; then
+    # keep the evidence: the namespaces and $tmp go with the EXIT trap
+    cp "$tmp/live.pcap" "/tmp/spanwatch-live-failed-$$.pcap" &&
+        echo "kept the capture for analysis: /tmp/spanwatch-live-failed-$$.pcap"
+fi
 exit $rc
