@@ -45,7 +45,38 @@ struct afp_source {
     uint32_t left;              /* packets of the current block not yet returned */
     struct tpacket3_hdr *next;  /* next packet in the current block */
     uint64_t received, drops;
+    /* one socket of the fanout group also reports the interface's own
+     * drops (rx_dropped + rx_missed_errors since open, as libpcap does) */
+    int iface_stats;
+    uint64_t iface_base;
 };
+
+/* The interface's receive drops (the "drop" column of /proc/net/dev). */
+static uint64_t iface_rx_drops(const char *iface)
+{
+    static const char *const files[] = { "rx_dropped", "rx_missed_errors" };
+    uint64_t sum = 0;
+    for (int i = 0; i < 2; i++) {
+        char path[160];
+        snprintf(path, sizeof path, "/sys/class/net/%s/statistics/%s", iface, files[i]);
+        FILE *f = fopen(path, "r");
+        unsigned long long v = 0;
+        if (f) {
+            if (fscanf(f, "%llu", &v) != 1)
+                v = 0;
+            fclose(f);
+        }
+        sum += v;
+    }
+    return sum;
+}
+
+void source_afpacket_report_iface_drops(struct source *s)
+{
+    struct afp_source *a = (struct afp_source *)s;
+    a->iface_stats = 1;
+    a->iface_base = iface_rx_drops(a->base.name);
+}
 
 static struct tpacket_block_desc *block(struct afp_source *a, unsigned i)
 {
@@ -125,6 +156,10 @@ static void afp_stats(struct source *s, struct source_stats *st)
     memset(st, 0, sizeof *st);
     st->received = a->received;
     st->kernel_drops = a->drops;
+    if (a->iface_stats) {
+        uint64_t now = iface_rx_drops(a->base.name);
+        st->iface_drops = now > a->iface_base ? now - a->iface_base : 0;
+    }
 }
 
 static void afp_breakloop(struct source *s)

@@ -81,6 +81,9 @@ struct source *source_pcap_open_live(const char *iface, const char *bpf_filter,
  * fanout_group (-1: none) with a ring of ring_mb MiB. */
 struct source *source_afpacket_open(const char *iface, const char *bpf_filter, int fanout_group,
                                     unsigned ring_mb, char *err, size_t errlen);
+/* Make this socket (one per fanout group) also report the interface's own
+ * receive drops, counted from now. */
+void source_afpacket_report_iface_drops(struct source *s);
 /* The interface exists and is up; else -1 and why. */
 int source_afpacket_check(const char *iface, char *err, size_t errlen);
 /* Bytes consumed from a file source so far (for progress), 0 if unknown. */

@@ -7,6 +7,8 @@
 #define SPANWATCH_DECODE_ERRORS_H
 
 #define DECODE_ERROR_LIST(X)                                       \
+    X(TS_BACKWARDS, "capture", "timestamp_backwards")              \
+    X(TS_JUMP, "capture", "timestamp_jump")                        \
     X(LINK_UNSUPPORTED, "link", "unsupported_linktype")            \
     X(LINK_TRUNCATED, "link", "truncated")                         \
     X(LINK_BAD_FAMILY, "link", "bad_family")                       \

@@ -10,9 +10,12 @@
 #include <string.h>
 
 #define FULL_EVICT_SAMPLE 16
+#define SWEEP_BATCH 16
 
 _Static_assert(sizeof(struct flow) == 256, "a flow record is four cache lines");
 _Static_assert(offsetof(struct flow, app) == 88, "analyzer area offset");
+_Static_assert(offsetof(struct flow, last_ns) + sizeof(uint64_t) <= 64,
+               "the sweep reads one cache line per record");
 
 const char *const flow_proto_name[FLOW_PROTO_COUNT] = { "tcp", "udp", "other" };
 const char *const flow_evict_reason_name[FLOW_EVICT_COUNT] = { "idle", "full" };
@@ -42,6 +45,7 @@ int flow_table_init(struct flow_table *ft, const struct flow_table_config *cfg)
     ft->idle_ns[FLOW_PROTO_TCP] = cfg->tcp_idle_ns;
     ft->idle_ns[FLOW_PROTO_UDP] = cfg->udp_idle_ns;
     ft->idle_ns[FLOW_PROTO_OTHER] = cfg->udp_idle_ns;
+    ft->done_idle_ns = cfg->done_idle_ns;
     return 0;
 }
 
@@ -58,8 +62,18 @@ void flow_table_free(struct flow_table *ft)
 void flow_key_make(struct flow_key *k, const struct ip_addr *src, uint16_t sport,
                    const struct ip_addr *dst, uint16_t dport, uint8_t proto, uint8_t *dir)
 {
-    int c = memcmp(src, dst, sizeof *src);
-    if (c < 0 || (c == 0 && sport <= dport)) {
+    /* memcmp order (bytes as a big-endian number), without the call */
+    uint64_t s0, s1, d0, d1;
+    memcpy(&s0, src->b, 8);
+    memcpy(&s1, src->b + 8, 8);
+    memcpy(&d0, dst->b, 8);
+    memcpy(&d1, dst->b + 8, 8);
+    s0 = __builtin_bswap64(s0);
+    s1 = __builtin_bswap64(s1);
+    d0 = __builtin_bswap64(d0);
+    d1 = __builtin_bswap64(d1);
+    bool src_lo = s0 != d0 ? s0 < d0 : s1 != d1 ? s1 < d1 : sport <= dport;
+    if (src_lo) {
         k->lo = *src;
         k->hi = *dst;
         k->lo_port = sport;
@@ -181,6 +195,8 @@ struct flow *flow_table_get(struct flow_table *ft, const struct flow_key *k, uin
             i = (i + 1) & ft->mask;
     }
     uint32_t r = ft->free_stack[--ft->nfree];
+    if (r >= ft->hwm)
+        ft->hwm = r + 1;
     struct flow *f = &ft->recs[r];
     uint32_t gen = f->gen;
     memset(f, 0, sizeof *f);
@@ -199,22 +215,41 @@ struct flow *flow_table_get(struct flow_table *ft, const struct flow_key *k, uin
 
 void flow_table_sweep(struct flow_table *ft, uint64_t now_ns, uint32_t budget)
 {
+    /* expired records are collected first and their index slots prefetched,
+     * then removed: the slot is a random read into a table of megabytes */
+    uint32_t todo[SWEEP_BATCH], n = 0;
     uint32_t r = ft->sweep_pos;
-    while (budget-- > 0 && ft->count > 0) {
+    if (r >= ft->hwm)
+        r = 0;
+    if (budget > ft->hwm)
+        budget = ft->hwm; /* each slot at most once per call (todo holds no duplicates) */
+    while (budget > 0 && ft->count > 0) {
+        budget--;
         struct flow *f = &ft->recs[r];
         if (f->used) {
-            uint64_t idle = ft->idle_ns[flow_proto_of(f->key.proto)];
-            if (now_ns > f->last_ns && now_ns - f->last_ns > idle)
-                remove_rec(ft, r, FLOW_EVICT_IDLE);
+            uint64_t idle = f->done && ft->done_idle_ns ? ft->done_idle_ns
+                                                        : ft->idle_ns[flow_proto_of(f->key.proto)];
+            if (now_ns > f->last_ns && now_ns - f->last_ns > idle) {
+                __builtin_prefetch(&ft->index[f->hash & ft->mask]);
+                todo[n++] = r;
+            }
         }
-        r = r + 1 >= ft->max_flows ? 0 : r + 1;
+        r = r + 1 >= ft->hwm ? 0 : r + 1; /* nothing is in use past hwm */
+        if (n == SWEEP_BATCH) {
+            for (uint32_t i = 0; i < n; i++)
+                remove_rec(ft, todo[i], FLOW_EVICT_IDLE);
+            n = 0;
+        }
     }
+    for (uint32_t i = 0; i < n; i++)
+        remove_rec(ft, todo[i], FLOW_EVICT_IDLE);
     ft->sweep_pos = r;
 }
 
 void flow_table_foreach(struct flow_table *ft, void (*fn)(void *ctx, struct flow *f), void *ctx)
 {
-    for (uint32_t r = 0; r < ft->max_flows; r++)
+    /* records are handed out lowest index first: none is in use past hwm */
+    for (uint32_t r = 0; r < ft->hwm; r++)
         if (ft->recs[r].used)
             fn(ctx, &ft->recs[r]);
 }

@@ -45,8 +45,12 @@ struct flow {
     uint8_t used;
     uint8_t initiator;       /* direction (0: lo->hi, 1: hi->lo) of the first packet */
     uint16_t vlan;
+    uint8_t done;            /* analyzers saw the conversation end (answered, FIN/RST):
+                              * removed after done_idle_ns instead of the idle timeout */
+    uint8_t pad2[3];
+    uint64_t last_ns;        /* in the first cache line with used/done/key: all the
+                              * idle sweep reads */
     uint64_t first_ns;
-    uint64_t last_ns;
     uint64_t packets[2];     /* by direction */
     /* analyzer state (src/analyzers) */
     uint8_t app[256 - 88];
@@ -62,6 +66,7 @@ struct flow_table_config {
     uint32_t max_flows;
     uint64_t tcp_idle_ns;
     uint64_t udp_idle_ns;    /* UDP and other IP protocols */
+    uint64_t done_idle_ns;   /* flows marked done (0: no shortcut) */
 };
 
 typedef void (*flow_evict_fn)(void *ctx, struct flow *f, enum flow_evict_reason why);
@@ -76,7 +81,9 @@ struct flow_table {
     uint32_t max_flows;
     uint32_t sweep_pos;
     uint32_t evict_pos;
+    uint32_t hwm;            /* 1 + highest record index ever handed out */
     uint64_t idle_ns[FLOW_PROTO_COUNT];
+    uint64_t done_idle_ns;
     uint64_t active[FLOW_PROTO_COUNT];
     uint64_t evictions[FLOW_EVICT_COUNT];
     uint64_t created;

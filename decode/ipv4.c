@@ -6,6 +6,8 @@
  */
 #include "decode.h"
 
+#include <string.h>
+
 #define IPV4_MIN_HLEN 20
 #define IPV4_MF 0x2000
 #define IPV4_OFFMASK 0x1fff
@@ -71,14 +73,10 @@ enum decode_error ipv4_parse(struct bytes b, bool wire_truncated, struct ip_resu
     out->proto = proto;
     out->ttl = ttl;
     static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-    for (int i = 0; i < 12; i++) {
-        out->src.b[i] = mapped[i];
-        out->dst.b[i] = mapped[i];
-    }
-    for (int i = 0; i < 4; i++) {
-        out->src.b[12 + i] = b.p[12 + i];
-        out->dst.b[12 + i] = b.p[16 + i];
-    }
+    memcpy(out->src.b, mapped, 12);
+    memcpy(out->dst.b, mapped, 12);
+    memcpy(out->src.b + 12, b.p + 12, 4); /* hlen >= 20 was checked */
+    memcpy(out->dst.b + 12, b.p + 16, 4);
     out->more_fragments = (frag & IPV4_MF) != 0;
     out->frag_offset = (uint32_t)(frag & IPV4_OFFMASK) * 8;
     out->fragment = out->more_fragments || out->frag_offset != 0;

@@ -33,17 +33,10 @@ void pending_free(struct pending_table *pt)
     pt->buckets = NULL;
 }
 
-static inline uint32_t bucket_of(const struct pending_table *pt, struct flow_ref f, uint16_t id)
-{
-    uint64_t h = ((uint64_t)f.idx << 32 | f.gen) * 0x9e3779b97f4a7c15ull;
-    h ^= (uint64_t)id * 0xc2b2ae3d27d4eb4full;
-    return (uint32_t)(h >> 32) & pt->bmask;
-}
-
 static void unlink_entry(struct pending_table *pt, uint32_t ri)
 {
     struct pending_entry *e = &pt->ring[ri];
-    uint32_t *link = &pt->buckets[bucket_of(pt, e->flow, e->id)];
+    uint32_t *link = &pt->buckets[pending_bucket(pt, e->fhash, e->id)];
     while (*link && *link != ri + 1)
         link = &pt->ring[*link - 1].next;
     if (*link)
@@ -64,8 +57,8 @@ static void pop_head(struct pending_table *pt)
     pt->used--;
 }
 
-bool pending_add(struct pending_table *pt, struct flow_ref flow, uint16_t id, uint64_t qhash,
-                 uint64_t ts_ns, uint32_t server, struct pending_entry *dropped)
+bool pending_add(struct pending_table *pt, struct flow_ref flow, uint32_t fhash, uint16_t id,
+                 uint64_t qhash, uint64_t ts_ns, uint32_t server, struct pending_entry *dropped)
 {
     bool drop = false;
     /* answered entries at the head need not wait for their timeout */
@@ -81,12 +74,13 @@ bool pending_add(struct pending_table *pt, struct flow_ref flow, uint16_t id, ui
         ri -= pt->cap;
     struct pending_entry *e = &pt->ring[ri];
     e->flow = flow;
+    e->fhash = fhash;
     e->id = id;
     e->qhash = qhash;
     e->ts_ns = ts_ns;
     e->server = server;
     e->live = 1;
-    uint32_t b = bucket_of(pt, flow, id);
+    uint32_t b = pending_bucket(pt, fhash, id);
     e->next = pt->buckets[b];
     pt->buckets[b] = ri + 1;
     pt->used++;
@@ -94,13 +88,14 @@ bool pending_add(struct pending_table *pt, struct flow_ref flow, uint16_t id, ui
     return drop;
 }
 
-static struct pending_entry *find(struct pending_table *pt, struct flow_ref flow, uint16_t id,
-                                  uint64_t qhash, bool any_question, uint32_t *ri_out)
+static struct pending_entry *find(struct pending_table *pt, struct flow_ref flow, uint32_t fhash,
+                                  uint16_t id, uint64_t qhash, bool any_question,
+                                  uint32_t *ri_out)
 {
     /* chains hold newest first; the oldest matching query is the one a
      * response answers, so remember the last match */
     struct pending_entry *best = NULL;
-    for (uint32_t l = pt->buckets[bucket_of(pt, flow, id)]; l; l = pt->ring[l - 1].next) {
+    for (uint32_t l = pt->buckets[pending_bucket(pt, fhash, id)]; l; l = pt->ring[l - 1].next) {
         struct pending_entry *e = &pt->ring[l - 1];
         if (e->id == id && e->flow.idx == flow.idx && e->flow.gen == flow.gen &&
             (any_question || e->qhash == qhash)) {
@@ -111,11 +106,12 @@ static struct pending_entry *find(struct pending_table *pt, struct flow_ref flow
     return best;
 }
 
-struct pending_entry *pending_take(struct pending_table *pt, struct flow_ref flow, uint16_t id,
-                                   uint64_t qhash, bool any_question)
+struct pending_entry *pending_take(struct pending_table *pt, struct flow_ref flow,
+                                   uint32_t fhash, uint16_t id, uint64_t qhash,
+                                   bool any_question)
 {
     uint32_t ri = 0;
-    struct pending_entry *e = find(pt, flow, id, qhash, any_question, &ri);
+    struct pending_entry *e = find(pt, flow, fhash, id, qhash, any_question, &ri);
     if (!e)
         return NULL;
     unlink_entry(pt, ri);
@@ -124,10 +120,11 @@ struct pending_entry *pending_take(struct pending_table *pt, struct flow_ref flo
     return e;
 }
 
-bool pending_has(struct pending_table *pt, struct flow_ref flow, uint16_t id, uint64_t qhash)
+bool pending_has(struct pending_table *pt, struct flow_ref flow, uint32_t fhash, uint16_t id,
+                 uint64_t qhash)
 {
     uint32_t ri;
-    return find(pt, flow, id, qhash, false, &ri) != NULL;
+    return find(pt, flow, fhash, id, qhash, false, &ri) != NULL;
 }
 
 uint32_t pending_expire(struct pending_table *pt, uint64_t now_ns, uint64_t timeout_ns,

@@ -4,7 +4,9 @@
  *
  * Entries live in a ring in arrival (packet time) order, so expiring the
  * ones older than a timeout is popping from the head. A chained hash over
- * (flow, id, question hash) finds the entry a response answers. Capacity is
+ * (flow, id, question hash) finds the entry a response answers; the bucket
+ * depends only on the flow's hash and the id, so the packet path can
+ * prefetch it before the flow is looked up (pending_bucket_prefetch). Capacity is
  * fixed at creation; adding to a full ring first drops the oldest entry
  * (reported to the caller so it can be counted). No allocation after
  * creation.
@@ -23,6 +25,7 @@ struct pending_entry {
     struct flow_ref flow;
     uint32_t server;
     uint32_t next;       /* hash chain (ring index + 1, 0 = end) */
+    uint32_t fhash;      /* the flow's hash (struct flow.hash): picks the bucket */
     uint16_t id;
     uint8_t live;        /* still waiting */
     uint8_t pad;
@@ -38,22 +41,37 @@ struct pending_table {
     uint32_t bmask;
 };
 
+static inline uint32_t pending_bucket(const struct pending_table *pt, uint32_t fhash, uint16_t id)
+{
+    uint64_t h = ((uint64_t)fhash << 16 | id) * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 32) & pt->bmask;
+}
+
+static inline void pending_bucket_prefetch(const struct pending_table *pt, uint32_t fhash,
+                                           uint16_t id)
+{
+    __builtin_prefetch(&pt->buckets[pending_bucket(pt, fhash, id)]);
+}
+
 int pending_init(struct pending_table *pt, uint32_t capacity);
 void pending_free(struct pending_table *pt);
 
 /* Add an entry. If the ring is full the oldest live entry is dropped and
  * copied to *dropped (returns true then). */
-bool pending_add(struct pending_table *pt, struct flow_ref flow, uint16_t id, uint64_t qhash,
+bool pending_add(struct pending_table *pt, struct flow_ref flow, uint32_t fhash, uint16_t id,
+                 uint64_t qhash,
                  uint64_t ts_ns, uint32_t server, struct pending_entry *dropped);
 
 /* Find the waiting entry for (flow, id, qhash) — with any_question, qhash is
  * ignored — and take it (it stops waiting). NULL if none. The pointer is
  * valid until the next pending_add/pending_expire. */
-struct pending_entry *pending_take(struct pending_table *pt, struct flow_ref flow, uint16_t id,
-                                   uint64_t qhash, bool any_question);
+struct pending_entry *pending_take(struct pending_table *pt, struct flow_ref flow,
+                                   uint32_t fhash, uint16_t id, uint64_t qhash,
+                                   bool any_question);
 
 /* True if such an entry is waiting (without taking it). */
-bool pending_has(struct pending_table *pt, struct flow_ref flow, uint16_t id, uint64_t qhash);
+bool pending_has(struct pending_table *pt, struct flow_ref flow, uint32_t fhash, uint16_t id,
+                 uint64_t qhash);
 
 /* Pop entries older than timeout_ns at now_ns; each still-waiting one is
  * passed to fn. Returns how many timed out. */

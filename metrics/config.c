@@ -40,6 +40,7 @@ void config_defaults(struct config *c)
     c->tcp_handshake_timeout_ns = 3000000000ull;
     c->tcp_idle_timeout_ns = 300000000000ull;
     c->udp_idle_timeout_ns = 60000000000ull;
+    c->closed_flow_timeout_ns = 2000000000ull;
     c->frag_timeout_ns = 30000000000ull;
     c->am_resend_ns = 60000000000ull;
     c->am_timeout_ns = 5000000000ull;
@@ -61,6 +62,7 @@ int config_same_capture(const struct config *a, const struct config *b)
            a->tcp_handshake_timeout_ns == b->tcp_handshake_timeout_ns &&
            a->tcp_idle_timeout_ns == b->tcp_idle_timeout_ns &&
            a->udp_idle_timeout_ns == b->udp_idle_timeout_ns &&
+           a->closed_flow_timeout_ns == b->closed_flow_timeout_ns &&
            a->frag_timeout_ns == b->frag_timeout_ns && a->n_servers == b->n_servers &&
            !memcmp(a->servers, b->servers, a->n_servers * sizeof a->servers[0]);
 }
@@ -171,13 +173,15 @@ static int load_limits(struct yaml_ctx *cx, yaml_node_t *m, struct config *c)
             rc = get_duration(cx, v, "limits.tcp_idle_timeout", &c->tcp_idle_timeout_ns);
         else if (!strcmp(key, "udp_idle_timeout"))
             rc = get_duration(cx, v, "limits.udp_idle_timeout", &c->udp_idle_timeout_ns);
+        else if (!strcmp(key, "closed_flow_timeout"))
+            rc = get_duration(cx, v, "limits.closed_flow_timeout", &c->closed_flow_timeout_ns);
         else if (!strcmp(key, "frag_timeout"))
             rc = get_duration(cx, v, "limits.frag_timeout", &c->frag_timeout_ns);
         else
             rc = yaml_error(cx, k,
                            "limits: unknown key '%s' (known: max_flows, max_servers, "
                            "max_frag_datagrams, max_stream_buffers, dns_timeout, tcp_handshake_timeout, "
-                           "tcp_idle_timeout, udp_idle_timeout, frag_timeout)", key);
+                           "tcp_idle_timeout, udp_idle_timeout, closed_flow_timeout, frag_timeout)", key);
         if (rc)
             return rc;
     }

@@ -83,6 +83,7 @@ struct config {
     uint64_t tcp_handshake_timeout_ns;
     uint64_t tcp_idle_timeout_ns;
     uint64_t udp_idle_timeout_ns;
+    uint64_t closed_flow_timeout_ns; /* flows whose conversation ended (0: idle timeouts only) */
     uint64_t frag_timeout_ns;
     unsigned n_servers;
     struct server_group servers[CONFIG_MAX_SERVER_GROUPS];

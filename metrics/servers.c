@@ -29,11 +29,17 @@ int server_registry_init(struct server_registry *r, const struct config *cfg)
     r->index = calloc(n, sizeof *r->index);
     r->s = calloc((size_t)r->max + 1, sizeof *r->s);
     r->h = calloc(((size_t)r->max + 1) * SERVER_HIST_COUNT, sizeof *r->h);
-    if (!r->index || !r->s || !r->h) {
+    r->ep_cache = calloc(SERVER_EP_CACHE, sizeof *r->ep_cache);
+    if (!r->index || !r->s || !r->h || !r->ep_cache) {
         server_registry_free(r);
         return -1;
     }
     snprintf(r->s[r->max].label, SERVER_LABEL_MAX, "%s", SERVER_OVERFLOW_LABEL);
+    /* named groups first, on every worker: a flood of new endpoints can fill
+     * the registry, but never push a server the operator named into
+     * __overflow__ (their series still appear only once they see traffic) */
+    for (unsigned i = 0; i < cfg->n_servers; i++)
+        server_registry_get(r, cfg->servers[i].name);
     return 0;
 }
 
@@ -42,6 +48,8 @@ void server_registry_free(struct server_registry *r)
     free(r->index);
     free(r->s);
     free(r->h);
+    free(r->ep_cache);
+    r->ep_cache = NULL;
     r->index = NULL;
     r->s = NULL;
     r->h = NULL;
@@ -163,8 +171,8 @@ uint32_t server_registry_http(struct server_registry *r, const struct ip_addr *a
     return endpoint;
 }
 
-uint32_t server_registry_endpoint(struct server_registry *r, const struct ip_addr *a,
-                                  uint16_t port)
+static uint32_t endpoint_lookup(struct server_registry *r, const struct ip_addr *a,
+                                uint16_t port)
 {
     char label[SERVER_LABEL_MAX];
     for (unsigned i = 0; i < r->cfg->n_servers; i++) {
@@ -176,6 +184,26 @@ uint32_t server_registry_endpoint(struct server_registry *r, const struct ip_add
     }
     server_format_endpoint(label, sizeof label, a, port);
     return server_registry_get(r, label);
+}
+
+uint32_t server_registry_endpoint(struct server_registry *r, const struct ip_addr *a,
+                                  uint16_t port)
+{
+    uint64_t lo, hi;
+    memcpy(&lo, a->b, 8);
+    memcpy(&hi, a->b + 8, 8);
+    uint64_t h = lo * 0x9e3779b97f4a7c15ull + (hi ^ port);
+    h ^= h >> 32; /* the last address byte is in the top bits of hi */
+    h *= 0xc2b2ae3d27d4eb4full;
+    struct server_ep_cache *c = &r->ep_cache[h >> (64 - 12)];
+    if (c->valid && c->port == port && memcmp(&c->a, a, sizeof *a) == 0)
+        return c->idx;
+    uint32_t idx = endpoint_lookup(r, a, port);
+    c->a = *a;
+    c->port = port;
+    c->valid = 1;
+    c->idx = idx;
+    return idx;
 }
 
 /* every counter of server_stats is a uint64_t after the label and flags */

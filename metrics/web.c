@@ -427,10 +427,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!strcmp(url, "/-/ready")) {
         if (!get && !head)
             return method_not_allowed(c, "GET, HEAD");
-        if (w->h.ready(w->h.ctx))
+        int r = w->h.ready(w->h.ctx);
+        if (r > 0)
             return reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8", "spanwatch is ready.\n");
         return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
-                     "spanwatch is not ready: capture has not started.\n");
+                     r < 0 ? "spanwatch is not ready: capture has ended (serving the final metrics).\n"
+                           : "spanwatch is not ready: capture has not started.\n");
     }
     if (!strcmp(url, "/-/reload")) {
         if (strcmp(method, "POST") && strcmp(method, "PUT"))

@@ -49,7 +49,7 @@ struct web_handlers {
     /* Reload the configuration; 0 on success, else msg says why. */
     int (*reload)(void *ctx, char *msg, size_t msglen);
     /* Capture is running. */
-    int (*ready)(void *ctx);
+    int (*ready)(void *ctx);   /* 1 capturing, 0 not started yet, -1 ended (replay done) */
     void *ctx;
 };
 

@@ -86,15 +86,19 @@ static void dns_message(struct worker *w, struct flow *f, uint8_t dir, struct by
         s->seen_dns = 1;
         s->dns_queries++;
         /* a retransmitted query keeps the first one's time */
-        if (m.has_question && pending_has(&w->dns_pending, ref, m.id, m.qhash))
+        if (m.has_question && pending_has(&w->dns_pending, ref, f->hash, m.id, m.qhash))
             return;
+        struct flow_app *fa = flow_app(f);
+        if (fa->dns_waiting < UINT16_MAX)
+            fa->dns_waiting++;
+        f->done = 0;
         struct pending_entry dropped;
-        if (pending_add(&w->dns_pending, ref, m.id, m.qhash, w->now_ns, srv, &dropped))
+        if (pending_add(&w->dns_pending, ref, f->hash, m.id, m.qhash, w->now_ns, srv, &dropped))
             w->dec.errors[DERR_DNS_PENDING_FULL]++;
         return;
     }
     uint32_t srv = flow_server(w, f, dir ^ 1, NULL);
-    struct pending_entry *q = pending_take(&w->dns_pending, ref, m.id, m.qhash, !m.has_question);
+    struct pending_entry *q = pending_take(&w->dns_pending, ref, f->hash, m.id, m.qhash, !m.has_question);
     struct server_stats *s = server_for_sample(&w->servers, q ? q->server : srv);
     s->seen_dns = 1;
     if (!q) {
@@ -103,6 +107,10 @@ static void dns_message(struct worker *w, struct flow *f, uint8_t dir, struct by
     }
     s->dns_responses[rcode_class(m.rcode)]++;
     hist_record(server_hist(&w->servers, q->server, HIST_DNS), w->now_ns - q->ts_ns);
+    /* every query of this flow answered: it may go after closed_flow_timeout */
+    struct flow_app *fa = flow_app(f);
+    if (fa->dns_waiting && --fa->dns_waiting == 0 && f->key.proto == 17)
+        f->done = 1;
 }
 
 void analyze_udp(struct worker *w, struct flow *f, uint8_t dir, const struct decoded *d)
@@ -460,7 +468,7 @@ static void tcp_new_connection(struct worker *w, struct flow *f, uint8_t dir,
     s->seen_tcp = 1;
     s->tcp_connections++;
     struct pending_entry dropped;
-    if (pending_add(&w->syn_pending, flow_table_ref(&w->flows, f), 0, 0, w->now_ns, srv,
+    if (pending_add(&w->syn_pending, flow_table_ref(&w->flows, f), f->hash, 0, 0, w->now_ns, srv,
                     &dropped)) {
         /* cannot time this handshake any more: count it as timed out */
         server_for_sample(&w->servers, dropped.server)->tcp_hs_failures[HS_FAIL_TIMEOUT]++;
@@ -529,7 +537,7 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
 
     if (fl & TCP_RST) {
         if (fa->tcp_state == TCPS_SYN_SENT && dir != fa->client_dir) {
-            if (pending_take(&w->syn_pending, flow_table_ref(&w->flows, f), 0, 0, false))
+            if (pending_take(&w->syn_pending, flow_table_ref(&w->flows, f), f->hash, 0, 0, false))
                 server_for_sample(&w->servers, srv)->tcp_hs_failures[HS_FAIL_RESET]++;
             fa->tcp_state = TCPS_CLOSED;
         } else if ((fa->tcp_state == TCPS_ESTABLISHED || fa->tcp_state == TCPS_MIDSTREAM ||
@@ -538,11 +546,12 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
             fa->reset_counted = 1;
             fa->tcp_state = TCPS_CLOSED;
         }
+        f->done = 1;
         return;
     }
     if ((fl & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) {
         if (fa->tcp_state == TCPS_SYN_SENT && dir != fa->client_dir) {
-            pending_take(&w->syn_pending, flow_table_ref(&w->flows, f), 0, 0, false);
+            pending_take(&w->syn_pending, flow_table_ref(&w->flows, f), f->hash, 0, 0, false);
             fa->tcp_state = TCPS_SYNACK;
             fa->first_rtt_t = time_t10(w->now_ns - fa->syn_ns);
             fa->isn[dir] = t->seq;
@@ -575,6 +584,8 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
         tcp_payload(w, f, dir, t);
     if (fl & TCP_FIN) {
         fa->fin_seen[dir] = 1;
+        if (fa->fin_seen[dir ^ 1])
+            f->done = 1;
         /* in order: the FIN's sequence number follows the data */
         struct stream_dir *sd = &fa->stream[dir];
         if (sd->synced && sd->next == t->seq + t->payload_len)

@@ -69,6 +69,7 @@ struct flow_app {
     uint64_t req_ts[HTTP_QUEUE];
     uint8_t req_flags[HTTP_QUEUE];
     uint8_t q_head, q_len;
+    uint16_t dns_waiting;    /* DNS queries of this flow not answered yet */
     uint8_t app;             /* enum app_proto */
     uint32_t first_rtt_t;    /* SYN -> SYN-ACK, in 1.024 us units (0 = unknown) */
     uint32_t next_seq_t[2];  /* when next_seq last advanced, 1.024 us units (wraps) */

@@ -7,7 +7,9 @@
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <getopt.h>
@@ -68,9 +70,7 @@ static const char help_text[] =
     "                             all timing follows packet timestamps\n"
     "  -i, --interface IFACE      capture live from IFACE\n"
     "\n"
-    "Options:\n"
-    "  -c, --config FILE          YAML configuration (default: built-in limits)\n"
-    "  -f, --filter EXPR          BPF capture filter, tcpdump syntax\n"
+    "Capture:\n"
     "      --backend NAME         live capture back end: pcap (default, libpcap),\n"
     "                             afpacket (TPACKET_V3 fanout), afxdp (XDP +\n"
     "                             AF_XDP, one RX queue per worker), dpdk (EAL\n"
@@ -78,9 +78,21 @@ static const char help_text[] =
     "  -w, --workers N            worker threads; with N > 1 a dispatcher hashes\n"
     "                             flows to N workers over lock-free rings (default:\n"
     "                             the CPUs available for -i, 1 for -r)\n"
+    "  -f, --filter EXPR          BPF capture filter, tcpdump syntax\n"
+    "      --buffer-size MIB      pcap: kernel buffer; afpacket: ring per worker\n"
+    "                             (default 64)\n"
+    "      --xdp-mode MODE        afxdp: native, skb or auto (native, else skb)\n"
+    "      --dpdk-args 'ARGS'     dpdk: EAL arguments, e.g. '--no-huge --no-pci -m 512\n"
+    "                             --vdev=net_af_packet0,iface=eth1' (one RX queue\n"
+    "                             per worker on the first port)\n"
+    "\n"
+    "Configuration and output:\n"
+    "  -c, --config FILE          YAML configuration (default: built-in limits)\n"
+    "      --check-config FILE    validate FILE and exit (0 valid, 2 invalid)\n"
     "      --metrics-out FILE     write the final Prometheus exposition to FILE\n"
     "                             when the run ends ('-' = stdout)\n"
     "      --alerts-out FILE      write alert transitions as JSON lines to FILE\n"
+    "  -q, --quiet                no progress line and no end-of-run summary\n"
     "\n"
     "HTTP endpoint (/metrics, /-/healthy, /-/ready, POST /-/reload):\n"
     "      --web.listen-address A [HOST]:PORT to serve on (default :9560, all\n"
@@ -88,22 +100,20 @@ static const char help_text[] =
     "                             disables it\n"
     "      --web.config.file FILE TLS certificate/key and basic-auth users\n"
     "                             (Prometheus exporter-toolkit format)\n"
-    "      --xdp-mode MODE        afxdp: native, skb or auto (native, else skb)\n"
-    "      --dpdk-args 'ARGS'     dpdk: EAL arguments, e.g. '--no-huge --no-pci -m 512\n"
-    "                             --vdev=net_af_packet0,iface=eth1' (one RX queue\n"
-    "                             per worker on the first port)\n"
-    "      --user NAME            after opening capture, the endpoint and output\n"
-    "                             files, run as NAME with no capabilities\n"
     "      --linger               with -r: keep serving the final metrics after\n"
     "                             the replay, until SIGINT/SIGTERM\n"
     "\n"
-    "  -q, --quiet                no progress line and no end-of-run summary\n"
-    "      --check-config FILE    validate FILE and exit (0 valid, 2 invalid)\n"
-    "  -V, --version              print version and exit\n"
+    "Privileges:\n"
+    "      --user NAME            after opening capture, the endpoint and output\n"
+    "                             files, run as NAME with no capabilities (live\n"
+    "                             capture started as root: default nobody, except\n"
+    "                             dpdk; afxdp keeps CAP_NET_ADMIN; 'root' = stay)\n"
+    "\n"
+    "  -V, --version              print version and compiled-in back ends, exit\n"
     "  -h, --help                 this text\n"
     "\n"
     "Exit status: 0 success, 1 runtime failure, 2 bad usage or invalid config.\n"
-    "See README.md for the configuration format and metric names.\n";
+    "See spanwatch(1) and README.md for the configuration format and metrics.\n";
 
 enum long_only {
     OPT_BACKEND = 256,
@@ -116,6 +126,7 @@ enum long_only {
     OPT_USER,
     OPT_XDP_MODE,
     OPT_DPDK_ARGS,
+    OPT_BUFFER_SIZE,
 };
 
 struct options {
@@ -135,6 +146,7 @@ struct options {
     const char *dpdk_args;
     const char *check_config;
     unsigned workers;
+    unsigned buffer_mb;
     int quiet;
 };
 
@@ -186,6 +198,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         { "user", required_argument, NULL, OPT_USER },
         { "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
         { "dpdk-args", required_argument, NULL, OPT_DPDK_ARGS },
+        { "buffer-size", required_argument, NULL, OPT_BUFFER_SIZE },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -193,6 +206,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 
     memset(o, 0, sizeof *o);
     o->backend = "pcap";
+    o->buffer_mb = 64;
     o->listen = ":9560";
     o->workers = 0; /* auto: the CPUs we may run on for live capture, 1 for a replay */
     opterr = 0;
@@ -226,6 +240,14 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_LINGER: o->linger = 1; break;
         case OPT_USER: o->user = optarg; break;
         case OPT_DPDK_ARGS: o->dpdk_args = optarg; break;
+        case OPT_BUFFER_SIZE: {
+            errno = 0;
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (*end || errno || n < 1 || n > 4096 || optarg[0] == '-')
+                return usage_error("--buffer-size: expected MiB from 1 to 4096, got '%s'", optarg);
+            o->buffer_mb = (unsigned)n;
+            break;
+        }
         case OPT_XDP_MODE:
             if (strcmp(optarg, "auto") && strcmp(optarg, "native") && strcmp(optarg, "skb"))
                 return usage_error("--xdp-mode: expected auto, native or skb, got '%s'", optarg);
@@ -477,7 +499,9 @@ static int web_render(void *ctx, FILE *out)
 static int web_ready(void *ctx)
 {
     struct app *a = ctx;
-    return atomic_load(&a->ready) && !atomic_load(&a->finished);
+    if (atomic_load(&a->finished))
+        return -1;
+    return atomic_load(&a->ready) ? 1 : 0;
 }
 
 /* Reload (SIGHUP or POST /-/reload): all or nothing. A file that fails
@@ -846,14 +870,18 @@ static int check_config(const char *path)
 
 /* --user: everything that needs root is open (capture sockets, the
  * listening socket, output files); become NAME, with no supplementary
- * groups and, as a non-root uid, no capabilities left. */
-static int drop_privileges(const char *name, int quiet)
+ * groups and, as a non-root uid, no capabilities left but those in `keep`
+ * (a bit per CAP_*, below 32: the AF_XDP back end keeps CAP_NET_ADMIN to
+ * detach its XDP program at exit). */
+static int drop_privileges(const char *name, uint32_t keep, int quiet)
 {
     struct passwd *pw = getpwnam(name);
     if (!pw) {
         fprintf(stderr, "spanwatch: --user %s: no such user\n", name);
         return -1;
     }
+    if (keep && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+        keep = 0;
     if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
         fprintf(stderr, "spanwatch: --user %s: %s (start as root to switch user)\n", name,
                 strerror(errno));
@@ -863,10 +891,28 @@ static int drop_privileges(const char *name, int quiet)
         fprintf(stderr, "spanwatch: --user %s: could regain root; refusing to run\n", name);
         return -1;
     }
+    if (pw->pw_uid != 0) {
+        /* KEEPCAPS kept the permitted set across setuid: cut it to `keep`
+         * (and clear the rest, inheritable included); never more than that */
+        struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+        struct __user_cap_data_struct d[2];
+        memset(d, 0, sizeof d);
+        d[0].permitted = d[0].effective = keep;
+        if (syscall(SYS_capset, &h, d) != 0) {
+            fprintf(stderr, "spanwatch: --user %s: cannot set capabilities: %s\n", name,
+                    strerror(errno));
+            return -1;
+        }
+        prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+    }
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); /* nothing executed could gain any back */
     if (!quiet)
-        fprintf(stderr, "spanwatch: running as %s (uid %u, gid %u), no capabilities\n", name,
-                (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+        fprintf(stderr, "spanwatch: running as %s (uid %u, gid %u), %s\n", name,
+                (unsigned)pw->pw_uid, (unsigned)pw->pw_gid,
+                pw->pw_uid == 0 ? "as started"
+                : keep == (1u << CAP_NET_ADMIN) ? "keeping only CAP_NET_ADMIN (to detach XDP at exit)"
+                                                : "no capabilities");
     return 0;
 }
 
@@ -1000,6 +1046,16 @@ int main(int argc, char **argv)
     int dpdk = !strcmp(o.backend, "dpdk");
     /* back ends whose workers read their own sockets/queues (no dispatcher) */
     int own_sources = !strcmp(o.backend, "afpacket") || afxdp || dpdk;
+    /* live capture started as root runs as nobody once capture is open,
+     * unless --user says otherwise (--user root: stay root). Not for DPDK,
+     * whose EAL keeps using root-only resources (hugepages, /var/run/dpdk)
+     * after start-up, and not for replays, which need no privilege. */
+    if (!o.user && o.iface && !dpdk && geteuid() == 0) {
+        if (getpwnam("nobody"))
+            o.user = "nobody";
+        else if (!o.quiet)
+            fprintf(stderr, "spanwatch: warning: no user 'nobody': staying root (use --user)\n");
+    }
     struct source *own_src[METRICS_MAX_WORKERS] = { 0 };
 #ifdef HAVE_AFXDP
     if (afxdp) {
@@ -1044,7 +1100,7 @@ int main(int argc, char **argv)
     if (own_sources && !afxdp && !dpdk) { /* AF_PACKET */
         int group = (int)(getpid() & 0xffff);
         for (unsigned i = 0; i < o.workers; i++) {
-            own_src[i] = source_afpacket_open(o.iface, o.filter, group, 64, err, sizeof err);
+            own_src[i] = source_afpacket_open(o.iface, o.filter, group, o.buffer_mb, err, sizeof err);
             if (!own_src[i]) {
                 fprintf(stderr, "spanwatch: %s\n", err);
                 for (unsigned j = 0; j < i; j++)
@@ -1052,10 +1108,12 @@ int main(int argc, char **argv)
                 return EXIT_RUNTIME;
             }
         }
+        source_afpacket_report_iface_drops(own_src[0]);
     }
     struct source *src = own_sources   ? own_src[0]
                          : o.read_file ? source_pcap_open_file(o.read_file, o.filter, err, sizeof err)
-                                       : source_pcap_open_live(o.iface, o.filter, 64, err, sizeof err);
+                                       : source_pcap_open_live(o.iface, o.filter, (int)o.buffer_mb, err,
+                                                               sizeof err);
     if (!src) {
         fprintf(stderr, "spanwatch: %s\n", err);
         return EXIT_RUNTIME;
@@ -1171,7 +1229,8 @@ int main(int argc, char **argv)
             return EXIT_RUNTIME;
         }
     }
-    if (o.user && drop_privileges(o.user, o.quiet) != 0)
+    if (o.user && drop_privileges(o.user, afxdp && strcmp(o.user, "root") ? 1u << CAP_NET_ADMIN : 0,
+                                  o.quiet) != 0)
         return EXIT_RUNTIME;
 
     int show_progress = !o.quiet && isatty(STDERR_FILENO);

@@ -36,6 +36,23 @@ for be in pcap afpacket; do
     grep -q '^spanwatch_build_info' "$tmp/live-$be.prom" 2>/dev/null &&
         ok "$be: --metrics-out written in a root-only directory" || bad "$be: no --metrics-out"
 done
+# the default for live capture started as root: nobody, no capabilities
+"$sw" -i lo --web.listen-address none 2> "$tmp/err" &
+pid=$!
+for _ in $(seq 50); do grep -q 'running as' "$tmp/err" && break; sleep 0.1; done
+uid=$(awk '/^Uid:/ {print $3}' "/proc/$pid/status")
+nonzero=$(awk '/^Cap(Eff|Prm|Inh|Amb):/ && $2 !~ /^0+$/' "/proc/$pid/status")
+nnp=$(awk '/^NoNewPrivs:/ {print $2}' "/proc/$pid/status")
+kill "$pid"; wait "$pid"; pid=
+[ "$uid" = "$(id -u nobody)" ] && [ -z "$nonzero" ] && [ "$nnp" = 1 ] &&
+    ok "no --user: live capture runs as nobody, no capabilities, no_new_privs" ||
+    bad "no --user: uid $uid, capabilities '$nonzero', NoNewPrivs $nnp: $(cat "$tmp/err")"
+"$sw" -i lo --user root --web.listen-address none 2> "$tmp/err" &
+pid=$!
+for _ in $(seq 50); do grep -q 'running as' "$tmp/err" && break; sleep 0.1; done
+uid=$(awk '/^Uid:/ {print $3}' "/proc/$pid/status")
+kill "$pid"; wait "$pid"; pid=
+[ "$uid" = 0 ] && ok "--user root: stays root" || bad "--user root: uid $uid"
 "$sw" -q -r "$src/tests/data/demo.pcap" --user nosuchuser-xyz; rc=$?
 [ "$rc" = 1 ] && ok "--user with an unknown user: exit 1" || bad "unknown user: exit $rc"
 echo "$pass passed, $fail failed"

@@ -20,6 +20,13 @@ static struct flow_ref F(uint32_t idx, uint32_t gen)
     return r;
 }
 
+/* the flow's hash (struct flow.hash) for record idx; a reused record
+ * (new generation) may hold a flow with the same hash */
+static uint32_t FH(uint32_t idx)
+{
+    return idx * 2654435761u;
+}
+
 static unsigned expired;
 static uint32_t expired_servers[16];
 
@@ -37,18 +44,18 @@ static void matches_flow_id_and_question(void **state)
     struct pending_table pt;
     struct pending_entry dropped;
     assert_int_equal(pending_init(&pt, 64), 0);
-    assert_false(pending_add(&pt, F(1, 1), 77, 0xaaa, 1 * S, 10, &dropped));
-    assert_false(pending_add(&pt, F(2, 1), 77, 0xaaa, 1 * S, 20, &dropped)); /* same ID, other flow */
-    assert_false(pending_add(&pt, F(1, 2), 77, 0xaaa, 1 * S, 30, &dropped)); /* reused slot */
-    assert_null(pending_take(&pt, F(1, 1), 77, 0xbbb, false));  /* other question */
-    assert_null(pending_take(&pt, F(1, 1), 78, 0xaaa, false));  /* other ID */
-    assert_null(pending_take(&pt, F(3, 1), 77, 0xaaa, false));  /* other flow */
-    struct pending_entry *e = pending_take(&pt, F(2, 1), 77, 0xaaa, false);
+    assert_false(pending_add(&pt, F(1, 1), FH(1), 77, 0xaaa, 1 * S, 10, &dropped));
+    assert_false(pending_add(&pt, F(2, 1), FH(2), 77, 0xaaa, 1 * S, 20, &dropped)); /* same ID, other flow */
+    assert_false(pending_add(&pt, F(1, 2), FH(1), 77, 0xaaa, 1 * S, 30, &dropped)); /* reused slot */
+    assert_null(pending_take(&pt, F(1, 1), FH(1), 77, 0xbbb, false));  /* other question */
+    assert_null(pending_take(&pt, F(1, 1), FH(1), 78, 0xaaa, false));  /* other ID */
+    assert_null(pending_take(&pt, F(3, 1), FH(3), 77, 0xaaa, false));  /* other flow */
+    struct pending_entry *e = pending_take(&pt, F(2, 1), FH(2), 77, 0xaaa, false);
     assert_non_null(e);
     assert_int_equal(e->server, 20);
-    assert_null(pending_take(&pt, F(2, 1), 77, 0xaaa, false));  /* taken once only */
-    assert_true(pending_has(&pt, F(1, 2), 77, 0xaaa));
-    e = pending_take(&pt, F(1, 2), 77, 0x123, true);              /* any question */
+    assert_null(pending_take(&pt, F(2, 1), FH(2), 77, 0xaaa, false));  /* taken once only */
+    assert_true(pending_has(&pt, F(1, 2), FH(1), 77, 0xaaa));
+    e = pending_take(&pt, F(1, 2), FH(1), 77, 0x123, true);              /* any question */
     assert_non_null(e);
     assert_int_equal(e->server, 30);
     assert_int_equal(pt.live, 1);
@@ -62,9 +69,9 @@ static void oldest_duplicate_is_answered_first(void **state)
     struct pending_entry dropped;
     assert_int_equal(pending_init(&pt, 8), 0);
     for (uint32_t i = 0; i < 3; i++)
-        pending_add(&pt, F(5, 1), 9, 0x55, (1 + i) * S, 100 + i, &dropped);
+        pending_add(&pt, F(5, 1), FH(5), 9, 0x55, (1 + i) * S, 100 + i, &dropped);
     for (uint32_t i = 0; i < 3; i++) {
-        struct pending_entry *e = pending_take(&pt, F(5, 1), 9, 0x55, false);
+        struct pending_entry *e = pending_take(&pt, F(5, 1), FH(5), 9, 0x55, false);
         assert_non_null(e);
         assert_int_equal(e->server, 100 + i);
     }
@@ -78,8 +85,8 @@ static void expiry_in_time_order(void **state)
     struct pending_entry dropped;
     assert_int_equal(pending_init(&pt, 16), 0);
     for (uint32_t i = 0; i < 10; i++)
-        pending_add(&pt, F(i, 1), (uint16_t)i, 1, (uint64_t)i * S, i, &dropped);
-    assert_non_null(pending_take(&pt, F(1, 1), 1, 1, false)); /* answered: never expires */
+        pending_add(&pt, F(i, 1), FH(i), (uint16_t)i, 1, (uint64_t)i * S, i, &dropped);
+    assert_non_null(pending_take(&pt, F(1, 1), FH(1), 1, 1, false)); /* answered: never expires */
     expired = 0;
     /* timeout 5 s at t=7.5 s: entries from 0, 1 (answered), 2 are older */
     assert_int_equal(pending_expire(&pt, 7 * S + S / 2, 5 * S, on_expire, NULL), 2);
@@ -92,7 +99,7 @@ static void expiry_in_time_order(void **state)
     assert_int_equal(pending_expire(&pt, 1 * S, 5 * S, on_expire, NULL), 0);
     assert_int_equal(pt.live, 7);
     /* an expired entry cannot be answered any more */
-    assert_null(pending_take(&pt, F(0, 1), 0, 1, false));
+    assert_null(pending_take(&pt, F(0, 1), FH(0), 0, 1, false));
     pending_free(&pt);
 }
 
@@ -103,19 +110,19 @@ static void full_table_drops_the_oldest(void **state)
     struct pending_entry dropped;
     assert_int_equal(pending_init(&pt, 4), 0);
     for (uint32_t i = 0; i < 4; i++)
-        assert_false(pending_add(&pt, F(i, 1), 1, 1, i * S, i, &dropped));
-    assert_true(pending_add(&pt, F(9, 1), 1, 1, 9 * S, 9, &dropped));
+        assert_false(pending_add(&pt, F(i, 1), FH(i), 1, 1, i * S, i, &dropped));
+    assert_true(pending_add(&pt, F(9, 1), FH(9), 1, 1, 9 * S, 9, &dropped));
     assert_int_equal(dropped.server, 0);
-    assert_null(pending_take(&pt, F(0, 1), 1, 1, false));
-    assert_non_null(pending_take(&pt, F(9, 1), 1, 1, false));
+    assert_null(pending_take(&pt, F(0, 1), FH(0), 1, 1, false));
+    assert_non_null(pending_take(&pt, F(9, 1), FH(9), 1, 1, false));
     /* answered entries make room without dropping anything */
-    assert_non_null(pending_take(&pt, F(1, 1), 1, 1, false));
-    assert_false(pending_add(&pt, F(10, 1), 1, 1, 10 * S, 10, &dropped));
+    assert_non_null(pending_take(&pt, F(1, 1), FH(1), 1, 1, false));
+    assert_false(pending_add(&pt, F(10, 1), FH(10), 1, 1, 10 * S, 10, &dropped));
     /* many cycles around the ring keep the hash chains consistent */
     for (uint32_t i = 0; i < 1000; i++) {
-        pending_add(&pt, F(100 + i, 1), (uint16_t)i, 7, (20 + i) * S, i, &dropped);
+        pending_add(&pt, F(100 + i, 1), FH(100 + i), (uint16_t)i, 7, (20 + i) * S, i, &dropped);
         if (i % 3 == 0)
-            assert_non_null(pending_take(&pt, F(100 + i, 1), (uint16_t)i, 7, false));
+            assert_non_null(pending_take(&pt, F(100 + i, 1), FH(100 + i), (uint16_t)i, 7, false));
     }
     assert_true(pt.live <= 4);
     assert_true(pt.used <= 4);

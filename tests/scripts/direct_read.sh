@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# direct_read.sh SPANWATCH SRCDIR — spanwatch reads classic pcap files itself
+# (capture/pcap_file.c) and hands anything odd to libpcap. Both paths must
+# agree: for every capture below, replayed directly and with
+# SPANWATCH_LIBPCAP_READ=1 (libpcap only), the exit status, the error
+# message and the whole exposition (but the scrape duration) are equal.
+# Captures: tests/pcaps, the tcpdump corpus in ../shared/pcaps, and damaged
+# copies made here of a test capture — cut inside a record header, cut
+# inside a record's data, a record whose captured length exceeds the
+# snapshot length, one that exceeds libpcap's maximum — in both byte orders
+# and with nanosecond timestamps.
+set -u
+sw=$(readlink -f "$1")
+src=$(readlink -f "$2")
+. "$(dirname "$0")/check_lib.sh"
+
+/usr/bin/python3 - "$src/tests/pcaps/http.pcap" "$tmp" <<'PY'
+import struct, sys
+src, out = sys.argv[1], sys.argv[2]
+b = open(src, "rb").read()
+magic = struct.unpack("<I", b[:4])[0]
+assert magic == 0xa1b2c3d4, "http.pcap is a little-endian microsecond pcap"
+hdr, recs, off = b[:24], [], 24
+while off + 16 <= len(b):
+    sec, usec, cl, ln = struct.unpack("<IIII", b[off:off + 16])
+    recs.append((sec, usec, b[off + 16:off + 16 + cl], ln))
+    off += 16 + cl
+
+def write(name, recs, endian="<", nano=False, snap=262144, extra=b""):
+    m = 0xa1b23c4d if nano else 0xa1b2c3d4
+    with open("%s/%s" % (out, name), "wb") as f:
+        f.write(struct.pack(endian + "IHHiIII", m, 2, 4, 0, 0, snap, 1))
+        for sec, usec, data, ln in recs:
+            f.write(struct.pack(endian + "IIII", sec, usec * 1000 if nano else usec, len(data), ln) + data)
+        f.write(extra)
+
+write("le.pcap", recs)
+write("be.pcap", recs, ">")
+write("nano.pcap", recs, nano=True)
+write("be-nano.pcap", recs, ">", nano=True)
+whole = open("%s/le.pcap" % out, "rb").read()
+open("%s/cut-header.pcap" % out, "wb").write(whole[:24 + 16 * 3 + sum(len(r[2]) for r in recs[:3]) + 7])
+open("%s/cut-data.pcap" % out, "wb").write(whole[:24 + 16 * 4 + sum(len(r[2]) for r in recs[:3]) + 5])
+write("over-snap.pcap", recs[:5] + [(recs[5][0], recs[5][1], recs[5][2] + bytes(200), recs[5][3] + 200)] + recs[6:], snap=len(max((r[2] for r in recs), key=len)) + 10)
+bad = struct.pack("<IIII", recs[0][0], 0, 0x7fffffff, 0x7fffffff)
+write("over-max.pcap", recs[:10], extra=bad + bytes(64))
+PY
+
+files=("$src"/tests/pcaps/*.pcap "$src"/tests/data/demo.pcap "$tmp"/*.pcap)
+if [ -d "$src/../shared/pcaps" ]; then
+    while IFS= read -r f; do files+=("$f"); done < <(find "$src/../shared/pcaps" -type f \( -name '*.pcap' -o -name '*.cap' \) | sort | head -100)
+fi
+for f in "${files[@]}"; do
+    "$sw" -q -r "$f" --metrics-out "$tmp/a.prom" > /dev/null 2> "$tmp/a.err"
+    ra=$?
+    SPANWATCH_LIBPCAP_READ=1 "$sw" -q -r "$f" --metrics-out "$tmp/b.prom" > /dev/null 2> "$tmp/b.err"
+    rb=$?
+    grep -v '^spanwatch_scrape_duration' "$tmp/a.prom" > "$tmp/a" 2>/dev/null
+    grep -v '^spanwatch_scrape_duration' "$tmp/b.prom" > "$tmp/b" 2>/dev/null
+    if [ "$ra" = "$rb" ] && cmp -s "$tmp/a.err" "$tmp/b.err" && cmp -s "$tmp/a" "$tmp/b"; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL ${f#$src/}: direct exit $ra, libpcap exit $rb"
+        diff "$tmp/a.err" "$tmp/b.err" | head -4
+        diff "$tmp/a" "$tmp/b" | head -6
+    fi
+    rm -f "$tmp"/[ab].prom "$tmp"/[ab]
+done
+finish
