@@ -95,7 +95,7 @@ def start_receiver(kind, tmp):
                "--metrics-out", prom]
     p = subprocess.Popen(["ip", "netns", "exec", NS] + cmd, stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.time() + 10
-    ready = "listening on" if kind == "tcpdump" else ("started with" if kind == "dpdk" else "running as")
+    ready = "listening on" if kind == "tcpdump" else "capturing on"
     while time.time() < deadline:
         with open(err.name) as f:
             if ready in f.read():

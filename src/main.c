@@ -1056,6 +1056,17 @@ int main(int argc, char **argv)
         else if (!o.quiet)
             fprintf(stderr, "spanwatch: warning: no user 'nobody': staying root (use --user)\n");
     }
+    /* before the capture is opened: a SIGTERM during set-up (DPDK's EAL, the
+     * allocation of large tables) then ends the run cleanly instead of
+     * killing it without final metrics */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     struct source *own_src[METRICS_MAX_WORKERS] = { 0 };
 #ifdef HAVE_AFXDP
     if (afxdp) {
@@ -1196,14 +1207,6 @@ int main(int argc, char **argv)
     if (o.iface && app.engine.nrules)
         alerts_start(&app.engine, clock_wall_ns());
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
     struct web *web = NULL;
     if (serve) {
         struct web_handlers h = { web_render, app_reload, web_ready, &app };
@@ -1244,6 +1247,9 @@ int main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     atomic_store(&app.ready, 1);
+    if (o.iface && !o.quiet)
+        fprintf(stderr, "spanwatch: capturing on %s (%s back end, %u worker%s)\n", app.source_name,
+                o.backend, o.workers, o.workers == 1 ? "" : "s");
     while (app.pool && pool.sourced && !stop_requested) {
         /* the workers read their own sockets; this thread closes alert
          * windows by the clock, takes reloads and watches for errors */

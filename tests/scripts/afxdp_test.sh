@@ -54,7 +54,7 @@ for mode in native skb; do
         { bad "$mode: not attached: $(cat "$tmp/err")"; kill "$pid"; wait "$pid"; pid=; continue; }
     # both directions of a flow on one queue, flows over both (see send_pcaps)
     # started as root without --user: nobody, keeping only CAP_NET_ADMIN (to detach at exit)
-    for _ in $(seq 20); do grep -q 'running as' "$tmp/err" && break; sleep 0.1; done
+    for _ in $(seq 100); do grep -q 'capturing on' "$tmp/err" && break; sleep 0.1; done
     caps=$(awk '/^Uid:/ {u = $3} /^CapEff:/ {e = $2} /^CapPrm:/ {p = $2} END {print u, e, p}' "/proc/$pid/status")
     [ "$caps" = "$(id -u nobody) 0000000000001000 0000000000001000" ] &&
         ok "$mode: runs as nobody with only CAP_NET_ADMIN" || bad "$mode: uid/CapEff/CapPrm: $caps"

@@ -54,7 +54,7 @@ ip netns exec "$ns" "$sw" --backend dpdk -w 2 \
     --dpdk-args "$eal --vdev=net_af_packet0,iface=spB,qpairs=2" \
     --web.listen-address none --metrics-out "$tmp/afp.prom" 2> "$tmp/err2" &
 pid=$!
-for _ in $(seq 100); do grep -q 'DPDK port' "$tmp/err2" && break; sleep 0.1; done
+for _ in $(seq 200); do grep -q 'capturing on' "$tmp/err2" && break; sleep 0.1; done
 grep -q 'started with 2 RX queues' "$tmp/err2" && ok "net_af_packet: port started with 2 RX queues" ||
     bad "net_af_packet: $(grep -v '^EAL' "$tmp/err2" | tail -3)"
 sent=$(send_pcaps "$ns" spA "$pcaps/analyzers.pcap" "$pcaps/http.pcap")

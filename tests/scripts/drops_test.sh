@@ -31,7 +31,7 @@ for run in afpacket:1 pcap:1 afpacket:2 pcap:2; do
     ip netns exec "$ns" "$sw" -i dB --backend "$be" -w "$w" --buffer-size 1 \
         --web.listen-address none --metrics-out "$tmp/$be.prom" 2> "$tmp/$be.err" &
     pid=$!
-    for _ in $(seq 50); do grep -q 'running as' "$tmp/$be.err" && break; sleep 0.1; done
+    for _ in $(seq 100); do grep -q 'capturing on' "$tmp/$be.err" && break; sleep 0.1; done
     sleep 0.3
     kill -STOP "$pid"
     N timeout 120 tcpreplay --topspeed -i dA "$tmp/burst.pcap" > "$tmp/replay.out" 2>&1

@@ -27,13 +27,16 @@ ldd "$sw" 2>/dev/null | grep -q libasan && asan=1
 /usr/bin/python3 "$src/tests/scripts/gen_floods.py" "$tmp/x4" 4 || { echo "FAIL generate"; exit 1; }
 printf 'limits:\n  max_flows: 5000\n  max_servers: 50\n  max_stream_buffers: 256\n' > "$tmp/cfg.yaml"
 
-# replay FILE OUT.prom -> prints peak RSS in KiB
+# replay FILE OUT.prom -> prints peak RSS in KiB. Without MALLOC_PERTURB_
+# (meson test sets it; glibc would then fill every malloc'd byte and RSS
+# would be the preallocated footprint from the start, so growth could not show).
 replay() {
     /usr/bin/python3 - "$sw" "$1" "$tmp/cfg.yaml" "$2" <<'PY'
 import os, subprocess, sys
 sw, pcap, cfg, out = sys.argv[1:5]
 p = subprocess.Popen([sw, "-q", "-r", pcap, "-c", cfg, "--metrics-out", out],
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     env={k: v for k, v in os.environ.items() if k != "MALLOC_PERTURB_"})
 _, status, ru = os.wait4(p.pid, 0)
 print(ru.ru_maxrss if os.waitstatus_to_exitcode(status) == 0 else -1)
 PY

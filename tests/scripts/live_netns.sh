@@ -39,12 +39,15 @@ for _ in $(seq 50); do grep -q "listening on" "$tmp/tcpdump.log" 2>/dev/null && 
 # dispatcher; what they report must equal a replay of tcpdump's capture
 live_pids=()
 for be in afpacket pcap; do
-    ip netns exec "$ns_c" "$sw" -q --backend "$be" -w 2 -i "$if_c" --web.listen-address none \
+    ip netns exec "$ns_c" "$sw" --backend "$be" -w 2 -i "$if_c" --web.listen-address none \
         --metrics-out "$tmp/live-$be.prom" 2> "$tmp/live-$be.log" &
     live_pids+=($!)
     pids+=($!)
 done
-sleep 1
+# traffic starts once both capture (set-up can take seconds on a loaded machine)
+for be in afpacket pcap; do
+    for _ in $(seq 150); do grep -q 'capturing on' "$tmp/live-$be.log" && break; sleep 0.1; done
+done
 
 u=http://10.77.0.1
 for round in 1 2 3; do
