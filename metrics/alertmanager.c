@@ -66,7 +66,8 @@ static void take(struct am_sender *s, const struct am_msg *m)
     for (i = 0; i < s->nknown; i++)
         if (!strcmp(s->known[i].m.rule, m->rule) && !strcmp(s->known[i].m.server, m->server))
             break;
-    if (i == s->nknown) {
+    int fresh = i == s->nknown;
+    if (fresh) {
         if (s->nknown == MAX_KNOWN) {
             atomic_fetch_add(&s->dropped, 1);
             return;
@@ -75,9 +76,14 @@ static void take(struct am_sender *s, const struct am_msg *m)
         s->known[i].starts_ns = m->at_ns;
     }
     struct known *k = &s->known[i];
+    int new_episode = fresh || (m->firing && (!k->m.firing || k->resolved_unsent));
     if (m->firing && (!k->m.firing || k->resolved_unsent))
         k->starts_ns = m->at_ns; /* a new firing episode */
+    char dom[sizeof k->m.fault_domain];
+    memcpy(dom, k->m.fault_domain, sizeof dom);
     k->m = *m;
+    if (!new_episode && dom[0]) /* same episode: same labels */
+        memcpy(k->m.fault_domain, dom, sizeof dom);
     k->resolved_unsent = !m->firing;
 }
 
@@ -105,7 +111,8 @@ static int put(struct buf *b, const char *s)
 /* The JSON body: every known alert (postableAlerts). */
 static int body(struct am_sender *s, struct buf *b, uint64_t now)
 {
-    char tmp[8192], e1[400], e2[400], e3[200], e4[800], e5[1600], e6[200], e7[300], t1[40], t2[40];
+    char tmp[8192], e1[400], e2[400], e3[200], e4[800], e5[1600], e6[200], e7[300], e8[100],
+        e9[1200], t1[40], t2[40];
     int rc = put(b, "[");
     for (unsigned i = 0; i < s->nknown && rc == 0; i++) {
         const struct known *k = &s->known[i];
@@ -121,12 +128,15 @@ static int body(struct am_sender *s, struct buf *b, uint64_t now)
         alerts_json_escape(e5, sizeof e5, k->m.description);
         alerts_json_escape(e6, sizeof e6, k->m.pattern);
         alerts_json_escape(e7, sizeof e7, s->probe);
+        alerts_json_escape(e8, sizeof e8, k->m.fault_domain[0] ? k->m.fault_domain : "none");
+        alerts_json_escape(e9, sizeof e9, k->m.fault_evidence);
         snprintf(tmp, sizeof tmp,
                  "%s{\"labels\":{\"alertname\":\"%s\",\"server\":\"%s\",\"severity\":\"%s\","
-                 "\"probe\":\"%s\",\"source\":\"spanwatch\"},"
-                 "\"annotations\":{\"summary\":\"%s\",\"description\":\"%s\",\"pattern\":\"%s\"},"
+                 "\"probe\":\"%s\",\"source\":\"spanwatch\",\"fault_domain\":\"%s\"},"
+                 "\"annotations\":{\"summary\":\"%s\",\"description\":\"%s\",\"pattern\":\"%s\","
+                 "\"fault_evidence\":\"%s\"},"
                  "\"startsAt\":\"%s\",\"endsAt\":\"%s\"}",
-                 i ? "," : "", e1, e2, e3, e7, e4, e5, e6, t1, t2);
+                 i ? "," : "", e1, e2, e3, e7, e8, e4, e5, e6, e9, t1, t2);
         rc = put(b, tmp);
     }
     return rc ? rc : put(b, "]");

@@ -24,6 +24,11 @@ struct am_msg {
     char summary[256];
     char description[512];
     char pattern[72];
+    /* label: the server's fault domain when the alert fired (kept for its
+     * resolution, so the label set, which is the alert's identity in
+     * Alertmanager, does not change); annotation: the evidence */
+    char fault_domain[16];
+    char fault_evidence[200];
     int firing;
     uint64_t at_ns;   /* wall-clock time of the transition */
 };

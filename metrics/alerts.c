@@ -28,6 +28,17 @@ static int expr_hist(enum rule_expr x)
     case EXPR_HTTP_LATENCY_P90:
     case EXPR_HTTP_LATENCY_P99:
         return HIST_HTTP;
+    case EXPR_TCP_DATA_RTT_P50:
+    case EXPR_TCP_DATA_RTT_P90:
+    case EXPR_TCP_DATA_RTT_P99:
+        return HIST_TCP_DATA_RTT;
+    case EXPR_HTTP_SERVER_TIME_P50:
+    case EXPR_HTTP_SERVER_TIME_P90:
+    case EXPR_HTTP_SERVER_TIME_P99:
+        return HIST_HTTP_SERVER_TIME;
+    case EXPR_HTTP_RESPONSE_BYTES_P50:
+    case EXPR_HTTP_RESPONSE_BYTES_P90:
+        return HIST_HTTP_RESP_BYTES;
     default:
         return -1;
     }
@@ -39,10 +50,16 @@ static double quantile_of(enum rule_expr x)
     case EXPR_DNS_LATENCY_P50:
     case EXPR_TCP_RTT_P50:
     case EXPR_HTTP_LATENCY_P50:
+    case EXPR_TCP_DATA_RTT_P50:
+    case EXPR_HTTP_SERVER_TIME_P50:
+    case EXPR_HTTP_RESPONSE_BYTES_P50:
         return 0.50;
     case EXPR_DNS_LATENCY_P90:
     case EXPR_TCP_RTT_P90:
     case EXPR_HTTP_LATENCY_P90:
+    case EXPR_TCP_DATA_RTT_P90:
+    case EXPR_HTTP_SERVER_TIME_P90:
+    case EXPR_HTTP_RESPONSE_BYTES_P90:
         return 0.90;
     default:
         return 0.99;
@@ -52,6 +69,10 @@ static double quantile_of(enum rule_expr x)
 /* which protocol a server must have seen for a "*" rule to cover it */
 static int expr_applies(enum rule_expr x, const struct server_stats *s)
 {
+    if (x >= EXPR_TCP_DATA_RTT_P50 && x <= EXPR_TCP_DATA_RTT_P99)
+        return s->seen_tcp;
+    if (x >= EXPR_HTTP_SERVER_TIME_P50)
+        return s->seen_http;
     if (x <= EXPR_DNS_LATENCY_P99)
         return s->seen_dns;
     if (x <= EXPR_TCP_RTT_P99)
@@ -75,7 +96,10 @@ double alerts_expr_value(enum rule_expr x, const struct server_stats *d,
     if (hk >= 0) {
         const struct histogram *h = dh[hk];
         *events = h ? h->count : 0;
-        return h && h->count ? (double)hist_quantile(h, quantile_of(x)) / 1e9 : 0.0;
+        if (!h || !h->count)
+            return 0.0;
+        double v = (double)hist_quantile(h, quantile_of(x));
+        return server_hist_is_bytes(hk) ? v : v / 1e9;
     }
     switch (x) {
     case EXPR_DNS_ERROR_RATIO:
@@ -127,32 +151,50 @@ int alerts_init(struct alert_engine *e, const struct config *cfg, alert_cb cb, v
     e->cb_ctx = ctx;
     e->nrules = cfg->n_rules;
     e->nslots = cfg->max_servers + 1;
-    if (!e->nrules)
-        return 0;
-    e->rule_group = calloc(e->nrules, 1);
+    e->active = 1; /* fault-domain attribution runs with or without rules */
+    e->rule_group = calloc(e->nrules ? e->nrules : 1, 1);
     e->inst = calloc((size_t)e->nrules * e->nslots, sizeof *e->inst);
     e->fired_total = calloc(e->nrules, sizeof *e->fired_total);
     e->windows_total = calloc(e->nrules, sizeof *e->windows_total);
     e->bad_total = calloc(e->nrules, sizeof *e->bad_total);
     e->sparse_total = calloc(e->nrules, sizeof *e->sparse_total);
     e->scratch = calloc(SERVER_HIST_COUNT, sizeof *e->scratch);
+    e->rbase = calloc(e->nrules ? e->nrules : 1, sizeof *e->rbase);
+    e->fd_nb = cfg->fd.baseline_windows;
+    e->fd = calloc(e->nslots, sizeof *e->fd);
+    e->fd_base = calloc((size_t)e->nslots * FDS_COUNT * e->fd_nb, sizeof *e->fd_base);
+    e->episodes = calloc(FD_MAX_EPISODES, sizeof *e->episodes);
     if (!e->rule_group || !e->inst || !e->fired_total || !e->scratch || !e->windows_total ||
-        !e->bad_total || !e->sparse_total)
+        !e->bad_total || !e->sparse_total || !e->rbase || !e->fd || !e->fd_base || !e->episodes)
         goto fail;
-    for (unsigned i = 0; i < e->nrules; i++) {
-        const struct rule *r = &cfg->rules[i];
+    for (unsigned i = 0; i <= e->nrules; i++) {
+        /* the rules' windows, then the attribution's */
+        uint64_t win = i < e->nrules ? cfg->rules[i].window_ns : cfg->fd.window_ns;
         unsigned g;
         for (g = 0; g < e->ngroups; g++)
-            if (e->groups[g].window_ns == r->window_ns)
+            if (e->groups[g].window_ns == win)
                 break;
         if (g == e->ngroups) {
-            e->groups[g].window_ns = r->window_ns;
+            e->groups[g].window_ns = win;
             e->ngroups++;
         }
+        if (i == e->nrules) {
+            e->fd_group = g;
+            e->groups[g].hist_mask |= 1u << HIST_TCP_RTT | 1u << HIST_TCP_DATA_RTT |
+                                      1u << HIST_HTTP_SERVER_TIME | 1u << HIST_HTTP_RESP_BYTES |
+                                      1u << HIST_DNS;
+            break;
+        }
+        const struct rule *r = &cfg->rules[i];
         e->rule_group[i] = (uint8_t)g;
         int hk = expr_hist(r->expr);
         if (hk >= 0)
             e->groups[g].hist_mask |= 1u << hk;
+        if (r->vs_baseline > 0) {
+            e->rbase[i] = calloc((size_t)e->nslots * e->fd_nb, sizeof **e->rbase);
+            if (!e->rbase[i])
+                goto fail;
+        }
     }
     for (unsigned g = 0; g < e->ngroups; g++) {
         struct alert_group *G = &e->groups[g];
@@ -177,6 +219,12 @@ void alerts_free(struct alert_engine *e)
         free(e->groups[g].prev_h);
         free(e->groups[g].prev_valid);
     }
+    for (unsigned i = 0; e->rbase && i < e->nrules; i++)
+        free(e->rbase[i]);
+    free(e->rbase);
+    free(e->fd);
+    free(e->fd_base);
+    free(e->episodes);
     free(e->rule_group);
     free(e->inst);
     free(e->fired_total);
@@ -234,7 +282,37 @@ void alerts_carry_over(struct alert_engine *e, const struct alert_engine *old_c)
                 e->windows_total[i] = old->windows_total[j];
                 e->bad_total[i] = old->bad_total[j];
                 e->sparse_total[i] = old->sparse_total[j];
+                if (e->rbase[i] && old->rbase[j] && e->fd_nb == old->fd_nb) {
+                    float *t = e->rbase[i];
+                    e->rbase[i] = old->rbase[j];
+                    old->rbase[j] = t;
+                } else {
+                    for (uint32_t s = 0; s < e->nslots; s++)
+                        e->inst[(size_t)i * e->nslots + s].nbase = 0;
+                }
             }
+    /* attribution: baselines and the current runs carry over unless the
+     * baseline length changed; the episode log always does */
+    struct fd_episode *ep = e->episodes;
+    e->episodes = old->episodes;
+    old->episodes = ep;
+    e->nepisodes = old->nepisodes;
+    e->episodes_dropped = old->episodes_dropped;
+    memcpy(e->fd_windows, old->fd_windows, sizeof e->fd_windows);
+    if (e->fd_nb == old->fd_nb) {
+        struct fd_slot *fs = e->fd;
+        float *fb = e->fd_base;
+        e->fd = old->fd;
+        e->fd_base = old->fd_base;
+        old->fd = fs;
+        old->fd_base = fb;
+    } else {
+        for (uint32_t s = 0; s < e->nslots; s++) {
+            e->fd[s] = old->fd[s];
+            memset(e->fd[s].nbase, 0, sizeof e->fd[s].nbase);
+            memset(e->fd[s].bhead, 0, sizeof e->fd[s].bhead);
+        }
+    }
 }
 
 static void make_pattern(const struct alert_inst *in, unsigned n, char *out)
@@ -261,10 +339,13 @@ void alerts_resolve_removed(struct alert_engine *old, const struct alert_engine 
             struct alert_inst *in = &old->inst[(size_t)j * old->nslots + slot];
             if (in->state != ALERT_FIRING)
                 continue;
+            const struct fd_slot *fs = &old->fd[slot];
             struct alert_transition t = {
                 .rule = r, .server = reg->s[slot].label, .firing = 0, .value = in->value,
                 .events = in->events, .win_start_ns = now_ns, .win_end_ns = now_ns,
-                .fired_at_ns = in->fired_at_ns, .removed = 1,
+                .fired_at_ns = in->fired_at_ns, .removed = 1, .baseline = in->baseline,
+                .fault_domain = fault_domain_name[fs->judged ? fs->domain : FD_NONE],
+                .fault_evidence = fs->judged ? fs->evidence : 0,
             };
             make_pattern(in, r->of_last, t.pattern);
             in->state = ALERT_INACTIVE;
@@ -276,7 +357,7 @@ void alerts_resolve_removed(struct alert_engine *old, const struct alert_engine 
 
 void alerts_start(struct alert_engine *e, uint64_t t0_ns)
 {
-    if (e->started || !e->nrules)
+    if (e->started || !e->active)
         return;
     e->started = 1;
     e->t0 = t0_ns;
@@ -288,14 +369,37 @@ void alerts_start(struct alert_engine *e, uint64_t t0_ns)
     }
 }
 
-static int breaks(const struct rule *r, double v)
+static int breaks(const struct rule *r, double v, double threshold)
 {
     switch (r->op) {
-    case OP_GT: return v > r->threshold;
-    case OP_GE: return v >= r->threshold;
-    case OP_LT: return v < r->threshold;
-    default: return v <= r->threshold;
+    case OP_GT: return v > threshold;
+    case OP_GE: return v >= threshold;
+    case OP_LT: return v < threshold;
+    default: return v <= threshold;
     }
+}
+
+/* Median of a ring's n values (n <= FD_MAX_BASELINE). */
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static double ring_median(const float *ring, uint32_t n)
+{
+    float tmp[FD_MAX_BASELINE];
+    memcpy(tmp, ring, n * sizeof *tmp);
+    qsort(tmp, n, sizeof *tmp, cmp_float);
+    return n % 2 ? (double)tmp[n / 2] : ((double)tmp[n / 2 - 1] + (double)tmp[n / 2]) / 2;
+}
+
+static void ring_push(float *ring, uint32_t cap, uint32_t *n, uint32_t *head, double v)
+{
+    ring[*head] = (float)v;
+    *head = (*head + 1) % cap;
+    if (*n < cap)
+        (*n)++;
 }
 
 static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, const char *label,
@@ -304,7 +408,22 @@ static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, co
     const struct rule *r = &e->cfg->rules[ri];
     struct alert_inst *in = &e->inst[(size_t)ri * e->nslots + slot];
     int sparse = r->expr != EXPR_REQUEST_RATE && (events < r->min_events || events == 0);
-    int bad = !sparse && breaks(r, v);
+    double threshold = r->threshold;
+    float *ring = e->rbase[ri] ? &e->rbase[ri][(size_t)slot * e->fd_nb] : NULL;
+    if (ring) {
+        /* baseline-relative: until min_baseline_windows good windows are
+         * known the window cannot break (it is learning: sparse) */
+        in->baseline = in->nbase >= e->cfg->fd.min_baseline_windows && in->nbase
+                           ? ring_median(ring, in->nbase)
+                           : 0.0;
+        threshold = r->vs_baseline * in->baseline;
+        if (in->baseline <= 0)
+            sparse = 1;
+    }
+    int bad = !sparse && breaks(r, v, threshold);
+    /* the baseline learns from windows with enough events that did not break */
+    if (ring && !bad && events >= r->min_events && events)
+        ring_push(ring, e->fd_nb, &in->nbase, &in->bhead, v);
     uint64_t mask = r->of_last >= 64 ? ~0ull : (1ull << r->of_last) - 1;
 
     in->seen = 1;
@@ -323,9 +442,12 @@ static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, co
         in->good_streak++;
     unsigned nbad = (unsigned)__builtin_popcountll(in->bad & mask);
 
+    const struct fd_slot *fs = &e->fd[slot];
     struct alert_transition t = {
         .rule = r, .server = label, .value = v, .events = events, .win_start_ns = ws,
-        .win_end_ns = we, .partial = partial, .nbad = nbad,
+        .win_end_ns = we, .partial = partial, .nbad = nbad, .baseline = in->baseline,
+        .fault_domain = fault_domain_name[fs->judged ? fs->domain : FD_NONE],
+        .fault_evidence = fs->judged ? fs->evidence : 0,
     };
     if (in->state != ALERT_FIRING) {
         if (nbad >= r->bad_windows) {
@@ -353,6 +475,129 @@ static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, co
         if (e->cb)
             e->cb(e->cb_ctx, &t);
     }
+}
+
+const char *const fault_domain_name[FD_COUNT] = { "none", "network", "backend", "both" };
+const char *const fault_evidence_name[FDE_COUNT_BITS] = {
+    "handshake_timeouts", "retransmits", "rtt", "data_rtt", "http_5xx",
+    "dns_errors", "handshakes_refused", "server_time", "response_bytes", "dns_latency",
+};
+
+char *fault_evidence_format(char *out, size_t len, unsigned evidence)
+{
+    size_t o = 0;
+    if (len)
+        out[0] = 0;
+    for (int b = 0; b < FDE_COUNT_BITS; b++)
+        if (evidence & (1u << b) && o < len)
+            o += (size_t)snprintf(out + o, len - o, "%s%s", o ? "," : "", fault_evidence_name[b]);
+    return out;
+}
+
+static const int fd_signal_hist[FDS_COUNT] = {
+    [FDS_RTT] = HIST_TCP_RTT, [FDS_DATA_RTT] = HIST_TCP_DATA_RTT,
+    [FDS_SERVER_TIME] = HIST_HTTP_SERVER_TIME, [FDS_RESP_BYTES] = HIST_HTTP_RESP_BYTES,
+    [FDS_DNS_LATENCY] = HIST_DNS,
+};
+
+enum fault_domain fd_judge(const struct fault_domain_cfg *c, struct fd_slot *s, float *base,
+                           uint32_t nb, const struct server_stats *d,
+                           const struct histogram *const dh[SERVER_HIST_COUNT])
+{
+    unsigned ev = 0;
+    uint64_t conns = d->tcp_connections, responses = 0, e5 = 0;
+    for (int k = 0; k <= HTTP_CODE_MAX - HTTP_CODE_MIN; k++) {
+        responses += d->http_codes[k];
+        if (k + HTTP_CODE_MIN >= 500)
+            e5 += d->http_codes[k];
+    }
+    /* the signals' p50 in this window, against their baselines */
+    for (int i = 0; i < FDS_COUNT; i++) {
+        const struct histogram *h = dh[fd_signal_hist[i]];
+        s->value[i] = -1;
+        s->baseline[i] = s->nbase[i] >= c->min_baseline_windows
+                             ? (float)ring_median(&base[(size_t)i * nb], s->nbase[i])
+                             : 0;
+        if (!h || h->count < c->min_events)
+            continue;
+        double v = (double)hist_quantile(h, 0.5);
+        s->value[i] = (float)(server_hist_is_bytes(fd_signal_hist[i]) ? v : v / 1e9);
+    }
+    double floor_s = (double)c->min_increase_ns / 1e9;
+#define ABOVE(i, k)                                                                         \
+    (s->value[i] >= 0 && s->baseline[i] > 0 && s->value[i] > (k) * s->baseline[i] &&        \
+     s->value[i] - s->baseline[i] >= floor_s)
+    /* network: the transport between the clients and the server */
+    if (conns >= c->min_events &&
+        ratio(d->tcp_hs_failures[HS_FAIL_TIMEOUT], conns) > c->handshake_timeout_ratio)
+        ev |= FDE_HS_TIMEOUT;
+    if (d->tcp_data_segments >= c->min_events &&
+        ratio(d->tcp_retransmits, d->tcp_data_segments) > c->retransmit_ratio)
+        ev |= FDE_RETRANSMIT;
+    if (ABOVE(FDS_RTT, c->rtt_vs_baseline))
+        ev |= FDE_RTT;
+    if (ABOVE(FDS_DATA_RTT, c->rtt_vs_baseline))
+        ev |= FDE_DATA_RTT;
+    /* backend: the service's own answers */
+    if (responses >= c->min_events && ratio(e5, responses) > c->error_ratio)
+        ev |= FDE_HTTP_5XX;
+    if (d->dns_queries >= c->min_events &&
+        ratio(d->dns_responses[RCODE_SERVFAIL] + d->dns_responses[RCODE_REFUSED] + d->dns_timeouts,
+              d->dns_queries) > c->error_ratio)
+        ev |= FDE_DNS_ERRORS;
+    if (conns >= c->min_events &&
+        ratio(d->tcp_hs_failures[HS_FAIL_RESET], conns) > c->error_ratio)
+        ev |= FDE_HS_REFUSED;
+    if (ABOVE(FDS_SERVER_TIME, c->server_time_vs_baseline))
+        ev |= FDE_SERVER_TIME;
+    if (ABOVE(FDS_DNS_LATENCY, c->server_time_vs_baseline))
+        ev |= FDE_DNS_LATENCY;
+    if (s->value[FDS_RESP_BYTES] >= 0 && s->baseline[FDS_RESP_BYTES] > 0 &&
+        s->value[FDS_RESP_BYTES] < c->response_bytes_vs_baseline * s->baseline[FDS_RESP_BYTES])
+        ev |= FDE_RESP_BYTES;
+#undef ABOVE
+    int net = (ev & FDE_NETWORK) != 0, back = (ev & ~(unsigned)FDE_NETWORK) != 0;
+    enum fault_domain dom = net && back ? FD_BOTH : net ? FD_NETWORK : back ? FD_BACKEND : FD_NONE;
+    /* baselines learn only from good windows */
+    if (dom == FD_NONE)
+        for (int i = 0; i < FDS_COUNT; i++)
+            if (s->value[i] >= 0)
+                ring_push(&base[(size_t)i * nb], nb, &s->nbase[i], &s->bhead[i], s->value[i]);
+    s->evidence = (uint16_t)ev;
+    return dom;
+}
+
+/* Judge one server slot for the window [ws, we) and keep its runs. */
+static void fd_window(struct alert_engine *e, uint32_t slot, const struct server_stats *d,
+                      const struct histogram *const dh[SERVER_HIST_COUNT], uint64_t ws,
+                      uint64_t we)
+{
+    struct fd_slot *s = &e->fd[slot];
+    uint8_t before = s->judged ? s->domain : FD_NONE;
+    enum fault_domain dom =
+        fd_judge(&e->cfg->fd, s, &e->fd_base[(size_t)slot * FDS_COUNT * e->fd_nb], e->fd_nb, d, dh);
+    e->fd_windows[dom]++;
+    if (!s->judged || dom != before) {
+        if (s->judged && before != FD_NONE) {
+            if (e->nepisodes == FD_MAX_EPISODES) {
+                memmove(e->episodes, e->episodes + 1, (FD_MAX_EPISODES - 1) * sizeof *e->episodes);
+                e->nepisodes--;
+                e->episodes_dropped++;
+            }
+            e->episodes[e->nepisodes++] = (struct fd_episode){
+                .slot = slot, .domain = before, .evidence = s->run_evidence,
+                .windows = s->run, .start_ns = s->since_ns, .end_ns = ws,
+            };
+        }
+        s->since_ns = ws;
+        s->run = 0;
+        s->run_evidence = 0;
+    }
+    (void)we;
+    s->judged = 1;
+    s->domain = (uint8_t)dom;
+    s->run++;
+    s->run_evidence |= s->evidence;
 }
 
 static void sub_hist(struct histogram *d, const struct histogram *cur, const struct histogram *prev)
@@ -411,6 +656,8 @@ static void close_window(struct alert_engine *e, unsigned g, struct server_regis
                         dh[k] = &e->scratch[k];
                     }
                 }
+                if (g == e->fd_group && slot != reg->max)
+                    fd_window(e, slot, &d, dh, ws, we);
                 for (unsigned ri = 0; ri < e->nrules; ri++) {
                     const struct rule *r = &e->cfg->rules[ri];
                     if (e->rule_group[ri] != g || !rule_covers(r, cur, slot == reg->max))
@@ -440,7 +687,9 @@ void alerts_advance(struct alert_engine *e, struct server_registry *r, uint64_t 
     if (!alerts_due(e, now_ns))
         return;
     e->next_close_ns = UINT64_MAX;
-    for (unsigned g = 0; g < e->ngroups; g++) {
+    for (unsigned i = 0; i < e->ngroups; i++) {
+        /* the attribution first: rules closing at the same time see it */
+        unsigned g = i == 0 ? e->fd_group : i <= e->fd_group ? i - 1 : i;
         struct alert_group *G = &e->groups[g];
         unsigned closed = 0;
         while (G->start_ns + G->window_ns <= now_ns) {
@@ -460,12 +709,14 @@ void alerts_advance(struct alert_engine *e, struct server_registry *r, uint64_t 
 
 void alerts_finish(struct alert_engine *e, struct server_registry *r, uint64_t now_ns)
 {
-    if (!e->nrules || !e->started)
+    if (!e->active || !e->started)
         return;
     alerts_advance(e, r, now_ns);
-    for (unsigned g = 0; g < e->ngroups; g++)
+    for (unsigned i = 0; i < e->ngroups; i++) {
+        unsigned g = i == 0 ? e->fd_group : i <= e->fd_group ? i - 1 : i;
         if (now_ns > e->groups[g].start_ns)
             close_window(e, g, r, 1);
+    }
 }
 
 void alerts_format_time(char *buf, size_t len, uint64_t ns)
@@ -511,7 +762,7 @@ size_t alerts_json_escape(char *out, size_t len, const char *s)
 int alerts_format_json(char *buf, size_t len, const struct alert_transition *t)
 {
     char rule[3 * CONFIG_NAME_MAX * 2], server[6 * SERVER_LABEL_MAX + 1], sev[200],
-        summary[6 * 192 + 1], ws[40], we[40], fa[40];
+        summary[6 * 192 + 1], ws[40], we[40], fa[40], evid[200], thr[128];
     alerts_json_escape(rule, sizeof rule, t->rule->name);
     alerts_json_escape(server, sizeof server, t->server);
     alerts_json_escape(sev, sizeof sev, t->rule->severity);
@@ -520,19 +771,26 @@ int alerts_format_json(char *buf, size_t len, const struct alert_transition *t)
     alerts_format_time(we, sizeof we, t->win_end_ns);
     alerts_format_time(fa, sizeof fa, t->fired_at_ns);
     double v = isfinite(t->value) ? t->value : 0.0;
+    fault_evidence_format(evid, sizeof evid, t->fault_evidence);
+    if (t->rule->vs_baseline > 0)
+        snprintf(thr, sizeof thr, "%.6g,\"threshold_vs_baseline\":%.6g,\"baseline\":%.6g",
+                 t->rule->vs_baseline * t->baseline, t->rule->vs_baseline, t->baseline);
+    else
+        snprintf(thr, sizeof thr, "%.6g", t->rule->threshold);
     return snprintf(buf, len,
                     "{\"state\":\"%s\",\"rule\":\"%s\",\"server\":\"%s\",\"expr\":\"%s\","
-                    "\"op\":\"%s\",\"value\":%.6g,\"threshold\":%.6g,\"events\":%llu,"
+                    "\"op\":\"%s\",\"value\":%.6g,\"threshold\":%s,\"events\":%llu,"
                     "\"window_start\":\"%s\",\"window_end\":\"%s\",\"window_seconds\":%.6g,"
                     "\"pattern\":\"%s\",\"bad_windows\":%u,\"of_last\":%u,"
                     "\"fire_when\":{\"bad_windows\":%u,\"of_last\":%u},"
                     "\"resolve_when\":{\"good_windows\":%u},\"fired_at\":\"%s\","
                     "\"partial_window\":%s,\"removed_by_reload\":%s,\"severity\":\"%s\","
-                    "\"summary\":\"%s\"}",
+                    "\"summary\":\"%s\",\"fault_domain\":\"%s\",\"fault_evidence\":\"%s\"}",
                     t->firing ? "firing" : "resolved", rule, server, rule_expr_name[t->rule->expr],
-                    rule_op_name[t->rule->op], v, t->rule->threshold,
+                    rule_op_name[t->rule->op], v, thr,
                     (unsigned long long)t->events, ws, we, (double)t->rule->window_ns / 1e9,
                     t->pattern, t->nbad, (unsigned)strlen(t->pattern), t->rule->bad_windows,
                     t->rule->of_last, t->rule->good_windows, fa, t->partial ? "true" : "false",
-                    t->removed ? "true" : "false", sev, summary);
+                    t->removed ? "true" : "false", sev, summary,
+                    t->fault_domain ? t->fault_domain : "none", evid);
 }

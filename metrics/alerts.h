@@ -33,6 +33,61 @@
 
 enum alert_state { ALERT_INACTIVE, ALERT_PENDING, ALERT_FIRING };
 
+/* Fault-domain attribution (README "Fault domains: network or backend?").
+ * Every fault_domain.window the engine judges each server from that
+ * window's counters and histograms: evidence of a network fault (handshake
+ * timeouts, retransmissions, handshake or data RTT above its baseline) and
+ * of a backend fault (5xx, SERVFAIL/REFUSED/DNS timeouts, refused
+ * handshakes, server time or DNS latency above baseline, responses much
+ * smaller than baseline). Baselines are medians of the signal's p50 over
+ * the trailing good (domain none) windows. */
+enum fault_domain { FD_NONE, FD_NETWORK, FD_BACKEND, FD_BOTH, FD_COUNT };
+extern const char *const fault_domain_name[FD_COUNT];
+
+enum fd_signal { FDS_RTT, FDS_DATA_RTT, FDS_SERVER_TIME, FDS_RESP_BYTES, FDS_DNS_LATENCY,
+                 FDS_COUNT };
+
+/* evidence bits */
+enum {
+    FDE_HS_TIMEOUT = 1u << 0,  /* network */
+    FDE_RETRANSMIT = 1u << 1,
+    FDE_RTT = 1u << 2,
+    FDE_DATA_RTT = 1u << 3,
+    FDE_HTTP_5XX = 1u << 4,    /* backend */
+    FDE_DNS_ERRORS = 1u << 5,
+    FDE_HS_REFUSED = 1u << 6,
+    FDE_SERVER_TIME = 1u << 7,
+    FDE_RESP_BYTES = 1u << 8,
+    FDE_DNS_LATENCY = 1u << 9,
+    FDE_COUNT_BITS = 10,
+};
+#define FDE_NETWORK (FDE_HS_TIMEOUT | FDE_RETRANSMIT | FDE_RTT | FDE_DATA_RTT)
+extern const char *const fault_evidence_name[FDE_COUNT_BITS];
+/* "retransmits,server_time" (names of the bits set); returns out */
+char *fault_evidence_format(char *out, size_t len, unsigned evidence);
+
+struct fd_slot {
+    uint8_t judged;          /* has had a window */
+    uint8_t domain;          /* of the latest window */
+    uint16_t evidence;       /* of the latest window */
+    uint16_t run_evidence;   /* every bit seen since the domain began */
+    uint32_t run;            /* windows the current domain has held */
+    uint64_t since_ns;       /* start of its first window */
+    uint32_t nbase[FDS_COUNT], bhead[FDS_COUNT];
+    float value[FDS_COUNT];  /* latest window's p50 (seconds; bytes); < 0: too few events */
+    float baseline[FDS_COUNT]; /* used for the latest window; 0: none yet */
+};
+
+/* A finished (or, at the end, still open) non-none run of one server. */
+struct fd_episode {
+    uint32_t slot;
+    uint8_t domain;
+    uint16_t evidence;
+    uint32_t windows;
+    uint64_t start_ns, end_ns;
+};
+#define FD_MAX_EPISODES 4096
+
 struct alert_inst {
     uint64_t bad;          /* bit 0 = latest window */
     uint64_t sparse;
@@ -44,6 +99,10 @@ struct alert_inst {
     double value;          /* of the latest window */
     uint64_t events;
     uint64_t fired_at_ns;  /* window end when it fired */
+    /* threshold_vs_baseline: ring of good windows' values (in the engine's
+     * rbase) and the baseline used for the latest window */
+    uint32_t nbase, bhead;
+    double baseline;
 };
 
 struct alert_transition {
@@ -58,6 +117,9 @@ struct alert_transition {
     int removed;           /* resolved because a reload removed or changed the rule */
     char pattern[RULE_MAX_OF_LAST + 1];  /* oldest first: X bad, . good, - sparse */
     unsigned nbad;
+    double baseline;       /* threshold_vs_baseline rules: the baseline compared with */
+    const char *fault_domain; /* the server's attribution at the transition */
+    unsigned fault_evidence;
 };
 
 typedef void (*alert_cb)(void *ctx, const struct alert_transition *t);
@@ -77,6 +139,7 @@ struct alert_engine {
     uint32_t nslots;           /* max_servers + 1 (the overflow slot) */
     unsigned nrules;
     unsigned ngroups;
+    int active;                /* rules, or fault-domain attribution: windows are closed */
     int started;
     uint64_t t0;
     uint64_t next_close_ns;    /* earliest window end over all groups */
@@ -86,8 +149,18 @@ struct alert_engine {
     uint64_t *windows_total;   /* per rule: instance-windows evaluated */
     uint64_t *bad_total;       /* per rule: of those, bad */
     uint64_t *sparse_total;    /* per rule: of those, sparse */
-    struct alert_group groups[CONFIG_MAX_RULES];
+    struct alert_group groups[CONFIG_MAX_RULES + 1];
     struct histogram *scratch; /* one per hist kind */
+    float **rbase;             /* per rule with threshold_vs_baseline: nslots x nb values */
+    /* fault-domain attribution: runs with the group of fault_domain.window */
+    unsigned fd_group;
+    uint32_t fd_nb;            /* baseline ring length */
+    struct fd_slot *fd;        /* per slot */
+    float *fd_base;            /* nslots x FDS_COUNT x fd_nb */
+    uint64_t fd_windows[FD_COUNT];  /* server-windows judged, by domain */
+    struct fd_episode *episodes;    /* FD_MAX_EPISODES, oldest first */
+    uint32_t nepisodes;
+    uint64_t episodes_dropped;
     alert_cb cb;
     void *cb_ctx;
 };
@@ -110,10 +183,17 @@ void alerts_start(struct alert_engine *e, uint64_t t0_ns);
 void alerts_advance(struct alert_engine *e, struct server_registry *r, uint64_t now_ns);
 static inline int alerts_due(const struct alert_engine *e, uint64_t now_ns)
 {
-    return e->nrules && e->started && now_ns >= e->next_close_ns;
+    return e->active && e->started && now_ns >= e->next_close_ns;
 }
 /* End of a replay: close the open (partial) windows too. */
 void alerts_finish(struct alert_engine *e, struct server_registry *r, uint64_t now_ns);
+
+/* Fault-domain attribution of one window, from that window's counter and
+ * histogram deltas (exposed for tests): updates s (baselines included) and
+ * returns the domain. */
+enum fault_domain fd_judge(const struct fault_domain_cfg *c, struct fd_slot *s, float *base,
+                           uint32_t nb, const struct server_stats *d,
+                           const struct histogram *const dh[SERVER_HIST_COUNT]);
 
 /* One JSON object (no newline) describing a transition. */
 int alerts_format_json(char *buf, size_t len, const struct alert_transition *t);

@@ -44,6 +44,17 @@ void config_defaults(struct config *c)
     c->frag_timeout_ns = 30000000000ull;
     c->am_resend_ns = 60000000000ull;
     c->am_timeout_ns = 5000000000ull;
+    c->fd.window_ns = 60000000000ull;
+    c->fd.baseline_windows = 60;
+    c->fd.min_baseline_windows = 5;
+    c->fd.min_events = 10;
+    c->fd.handshake_timeout_ratio = 0.05;
+    c->fd.retransmit_ratio = 0.03;
+    c->fd.rtt_vs_baseline = 2.0;
+    c->fd.min_increase_ns = 1000000ull;
+    c->fd.error_ratio = 0.05;
+    c->fd.server_time_vs_baseline = 3.0;
+    c->fd.response_bytes_vs_baseline = 0.5;
 }
 
 const char *const rule_expr_name[EXPR_COUNT] = {
@@ -51,6 +62,9 @@ const char *const rule_expr_name[EXPR_COUNT] = {
     "dns_latency_p99", "tcp_handshake_failure_ratio", "tcp_reset_ratio", "tcp_retransmit_ratio",
     "tcp_rtt_p50", "tcp_rtt_p90", "tcp_rtt_p99", "http_5xx_ratio", "http_4xx_ratio",
     "http_latency_p50", "http_latency_p90", "http_latency_p99", "request_rate",
+    "tcp_data_rtt_p50", "tcp_data_rtt_p90", "tcp_data_rtt_p99", "http_server_time_p50",
+    "http_server_time_p90", "http_server_time_p99", "http_response_bytes_p50",
+    "http_response_bytes_p90",
 };
 const char *const rule_op_name[4] = { ">", ">=", "<", "<=" };
 
@@ -70,7 +84,8 @@ int config_same_capture(const struct config *a, const struct config *b)
 int rule_equal(const struct rule *a, const struct rule *b)
 {
     return !strcmp(a->name, b->name) && !strcmp(a->server, b->server) && a->expr == b->expr &&
-           a->op == b->op && a->threshold == b->threshold && a->window_ns == b->window_ns &&
+           a->op == b->op && a->threshold == b->threshold && a->vs_baseline == b->vs_baseline &&
+           a->window_ns == b->window_ns &&
            a->min_events == b->min_events && a->bad_windows == b->bad_windows &&
            a->of_last == b->of_last && a->good_windows == b->good_windows &&
            !strcmp(a->severity, b->severity) && !strcmp(a->summary, b->summary);
@@ -337,7 +352,26 @@ static int is_latency_expr(enum rule_expr e)
 {
     return e == EXPR_DNS_LATENCY_P50 || e == EXPR_DNS_LATENCY_P90 || e == EXPR_DNS_LATENCY_P99 ||
            e == EXPR_TCP_RTT_P50 || e == EXPR_TCP_RTT_P90 || e == EXPR_TCP_RTT_P99 ||
-           e == EXPR_HTTP_LATENCY_P50 || e == EXPR_HTTP_LATENCY_P90 || e == EXPR_HTTP_LATENCY_P99;
+           e == EXPR_HTTP_LATENCY_P50 || e == EXPR_HTTP_LATENCY_P90 || e == EXPR_HTTP_LATENCY_P99 ||
+           (e >= EXPR_TCP_DATA_RTT_P50 && e <= EXPR_HTTP_SERVER_TIME_P99);
+}
+
+/* a number (strtod; finite) into *out, within [lo, hi] */
+static int get_double(struct yaml_ctx *cx, const yaml_node_t *n, const char *what, double lo,
+                      double hi, double *out)
+{
+    const char *s = yaml_scalar(n);
+    char *end = NULL;
+    if (!s || !*s)
+        return yaml_error(cx, n, "%s: expected a number", what);
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || errno || !isfinite(v))
+        return yaml_error(cx, n, "%s: '%s' is not a number", what, s);
+    if (v < lo || v > hi)
+        return yaml_error(cx, n, "%s: must be between %g and %g, got %s", what, lo, hi, s);
+    *out = v;
+    return 0;
 }
 
 static int get_string(struct yaml_ctx *cx, const yaml_node_t *v, const char *what, char *out,
@@ -394,7 +428,7 @@ static int load_window_count(struct yaml_ctx *cx, yaml_node_t *m, const char *wh
 static int load_rule(struct yaml_ctx *cx, yaml_node_t *e, struct rule *r, unsigned i)
 {
     char what[96];
-    yaml_node_t *thr = NULL, *fire = NULL, *exprn = NULL;
+    yaml_node_t *thr = NULL, *fire = NULL, *exprn = NULL, *vsb = NULL;
     int have_expr = 0;
     memset(r, 0, sizeof *r);
     snprintf(r->server, sizeof r->server, "*");
@@ -432,7 +466,9 @@ static int load_rule(struct yaml_ctx *cx, yaml_node_t *e, struct rule *r, unsign
                                         "dns_nxdomain_ratio, dns_latency_p50|p90|p99, "
                                         "tcp_handshake_failure_ratio, tcp_reset_ratio, "
                                         "tcp_retransmit_ratio, tcp_rtt_p50|p90|p99, http_5xx_ratio, "
-                                        "http_4xx_ratio, http_latency_p50|p90|p99, request_rate)",
+                                        "http_4xx_ratio, http_latency_p50|p90|p99, request_rate, "
+                                        "tcp_data_rtt_p50|p90|p99, http_server_time_p50|p90|p99, "
+                                        "http_response_bytes_p50|p90)",
                                  what, val ? val : "");
             r->expr = (enum rule_expr)found;
             have_expr = 1;
@@ -448,6 +484,10 @@ static int load_rule(struct yaml_ctx *cx, yaml_node_t *e, struct rule *r, unsign
             r->op = (enum rule_op)found;
         } else if (!strcmp(key, "threshold")) {
             thr = v;
+        } else if (!strcmp(key, "threshold_vs_baseline")) {
+            if (get_double(cx, v, what, 0.000001, 1000000, &r->vs_baseline))
+                return -1;
+            vsb = v;
         } else if (!strcmp(key, "window")) {
             if (get_duration(cx, v, what, &r->window_ns))
                 return -1;
@@ -476,8 +516,8 @@ static int load_rule(struct yaml_ctx *cx, yaml_node_t *e, struct rule *r, unsign
                 return -1;
         } else {
             return yaml_error(cx, k, "rules[%u]: unknown key '%s' (known: name, server, expr, op, "
-                                    "threshold, window, min_events, fire_when, resolve_when, "
-                                    "severity, summary)", i, key);
+                                    "threshold, threshold_vs_baseline, window, min_events, "
+                                    "fire_when, resolve_when, severity, summary)", i, key);
         }
     }
     if (!r->name[0])
@@ -485,8 +525,21 @@ static int load_rule(struct yaml_ctx *cx, yaml_node_t *e, struct rule *r, unsign
     if (!have_expr)
         return yaml_error(cx, e, "rules[%u] (%s): missing 'expr'", i, r->name);
     (void)exprn;
+    if (thr && vsb)
+        return yaml_error(cx, vsb, "rules[%u] (%s): give 'threshold' or "
+                                  "'threshold_vs_baseline', not both", i, r->name);
+    if (vsb) {
+        if (r->expr == EXPR_REQUEST_RATE)
+            return yaml_error(cx, vsb, "rules[%u] (%s): threshold_vs_baseline is not supported "
+                                      "for request_rate", i, r->name);
+        if (r->bad_windows > r->of_last)
+            return yaml_error(cx, fire, "rules[%u].fire_when: bad_windows (%u) is larger than "
+                                       "of_last (%u)", i, r->bad_windows, r->of_last);
+        return 0;
+    }
     if (!thr)
-        return yaml_error(cx, e, "rules[%u] (%s): missing 'threshold'", i, r->name);
+        return yaml_error(cx, e, "rules[%u] (%s): missing 'threshold' (or "
+                                "'threshold_vs_baseline')", i, r->name);
     snprintf(what, sizeof what, "rules[%u].threshold", i);
     const char *ts = yaml_scalar(thr);
     char *end = NULL;
@@ -579,6 +632,62 @@ static int load_rules(struct yaml_ctx *cx, yaml_node_t *n, struct config *c)
                                  c->rules[i].name, j);
     }
     c->n_rules = count;
+    return 0;
+}
+
+static int load_fault_domain(struct yaml_ctx *cx, yaml_node_t *m, struct config *c)
+{
+    struct fault_domain_cfg *f = &c->fd;
+    if (m->type == YAML_SCALAR_NODE && !*yaml_scalar(m))
+        return 0;
+    if (m->type != YAML_MAPPING_NODE)
+        return yaml_error(cx, m, "fault_domain: expected a mapping");
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
+        const char *key = yaml_scalar(k);
+        char what[96];
+        snprintf(what, sizeof what, "fault_domain.%s", key ? key : "?");
+        int r;
+        if (!key)
+            return yaml_error(cx, k, "fault_domain: keys must be plain names");
+        if (!strcmp(key, "window")) {
+            r = get_duration(cx, v, what, &f->window_ns);
+            if (!r && (f->window_ns < 1000000ull || f->window_ns > 86400000000000ull))
+                r = yaml_error(cx, v, "%s: must be between 1ms and 24h", what);
+        } else if (!strcmp(key, "baseline_windows"))
+            r = get_uint(cx, v, what, 1, FD_MAX_BASELINE, &f->baseline_windows);
+        else if (!strcmp(key, "min_baseline_windows"))
+            r = get_uint(cx, v, what, 1, FD_MAX_BASELINE, &f->min_baseline_windows);
+        else if (!strcmp(key, "min_events"))
+            r = get_uint(cx, v, what, 1, 1000000000u, &f->min_events);
+        else if (!strcmp(key, "handshake_timeout_ratio"))
+            r = get_double(cx, v, what, 0, 1, &f->handshake_timeout_ratio);
+        else if (!strcmp(key, "retransmit_ratio"))
+            r = get_double(cx, v, what, 0, 1, &f->retransmit_ratio);
+        else if (!strcmp(key, "error_ratio"))
+            r = get_double(cx, v, what, 0, 1, &f->error_ratio);
+        else if (!strcmp(key, "min_increase"))
+            r = get_duration(cx, v, what, &f->min_increase_ns);
+        else if (!strcmp(key, "rtt_vs_baseline"))
+            r = get_double(cx, v, what, 1, 1000, &f->rtt_vs_baseline);
+        else if (!strcmp(key, "server_time_vs_baseline"))
+            r = get_double(cx, v, what, 1, 1000, &f->server_time_vs_baseline);
+        else if (!strcmp(key, "response_bytes_vs_baseline"))
+            r = get_double(cx, v, what, 0.001, 1, &f->response_bytes_vs_baseline);
+        else
+            r = yaml_error(cx, k, "fault_domain: unknown key '%s' (known: window, "
+                                 "baseline_windows, min_baseline_windows, min_events, "
+                                 "handshake_timeout_ratio, retransmit_ratio, rtt_vs_baseline, "
+                                 "min_increase, error_ratio, server_time_vs_baseline, "
+                                 "response_bytes_vs_baseline)", key);
+        if (r)
+            return -1;
+    }
+    if (f->min_baseline_windows > f->baseline_windows)
+        return yaml_error(cx, m, "fault_domain: min_baseline_windows (%u) is larger than "
+                                "baseline_windows (%u)", f->min_baseline_windows,
+                          f->baseline_windows);
     return 0;
 }
 
@@ -698,7 +807,7 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
     }
     if (root->type != YAML_MAPPING_NODE) {
         yaml_error(&cx, root, "top level: expected a mapping with limits, servers, rules, "
-                             "alertmanager");
+                             "fault_domain, alertmanager");
         goto done;
     }
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
@@ -717,10 +826,12 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
             r = load_rules(&cx, v, c);
         else if (!strcmp(key, "alertmanager"))
             r = load_alertmanager(&cx, v, c);
+        else if (!strcmp(key, "fault_domain"))
+            r = load_fault_domain(&cx, v, c);
         else
             r = yaml_error(&cx, k,
                           "unknown top-level key '%s' (known: limits, servers, rules, "
-                          "alertmanager)", key);
+                          "fault_domain, alertmanager)", key);
         if (r)
             goto done;
     }

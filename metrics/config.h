@@ -46,6 +46,14 @@ enum rule_expr {
     EXPR_HTTP_LATENCY_P90,
     EXPR_HTTP_LATENCY_P99,
     EXPR_REQUEST_RATE,
+    EXPR_TCP_DATA_RTT_P50,
+    EXPR_TCP_DATA_RTT_P90,
+    EXPR_TCP_DATA_RTT_P99,
+    EXPR_HTTP_SERVER_TIME_P50,
+    EXPR_HTTP_SERVER_TIME_P90,
+    EXPR_HTTP_SERVER_TIME_P99,
+    EXPR_HTTP_RESPONSE_BYTES_P50,
+    EXPR_HTTP_RESPONSE_BYTES_P90,
     EXPR_COUNT
 };
 extern const char *const rule_expr_name[EXPR_COUNT];
@@ -54,6 +62,7 @@ enum rule_op { OP_GT, OP_GE, OP_LT, OP_LE };
 extern const char *const rule_op_name[4];
 
 #define CONFIG_MAX_RULES 256
+#define FD_MAX_BASELINE 1440 /* windows in a baseline (a day of minutes) */
 #define RULE_MAX_OF_LAST 64
 
 struct rule {
@@ -62,6 +71,10 @@ struct rule {
     enum rule_expr expr;
     enum rule_op op;
     double threshold;              /* ratios 0..1, latencies in seconds, rates per second */
+    /* threshold_vs_baseline: > 0 means the window's value is compared with
+     * this many times the server's trailing baseline of the same expr
+     * (threshold is then unused) */
+    double vs_baseline;
     uint64_t window_ns;
     uint32_t min_events;
     uint8_t bad_windows, of_last;  /* fire_when */
@@ -89,6 +102,23 @@ struct config {
     struct server_group servers[CONFIG_MAX_SERVER_GROUPS];
     unsigned n_rules;
     struct rule rules[CONFIG_MAX_RULES];
+    /* fault_domain: attribution per server and window (README "Fault
+     * domains") and the baselines of threshold_vs_baseline rules */
+    struct fault_domain_cfg {
+        uint64_t window_ns;
+        uint32_t baseline_windows;     /* trailing good windows a baseline is the median of */
+        uint32_t min_baseline_windows; /* fewer: no baseline yet (learning) */
+        uint32_t min_events;           /* a signal with fewer events in a window is not judged */
+        double handshake_timeout_ratio;
+        double retransmit_ratio;
+        double rtt_vs_baseline;
+        /* a time signal is evidence only if also this much above its
+         * baseline: microsecond jitter on a LAN is not an incident */
+        uint64_t min_increase_ns;
+        double error_ratio;
+        double server_time_vs_baseline;
+        double response_bytes_vs_baseline; /* below this fraction of the baseline */
+    } fd;
     /* alertmanager: */
     char am_url[512];                /* "" = not configured */
     uint64_t am_resend_ns;           /* re-send firing alerts this often */

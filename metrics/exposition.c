@@ -7,6 +7,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "alerts.h"
+
 static void family(FILE *out, const char *name, const char *type, const char *help)
 {
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -87,35 +89,48 @@ static void counter1(FILE *out, const char *name, const struct server_stats *s, 
     value_u64(out, n);
 }
 
-/* the le="..." label values, formatted once per thread */
-static const char *le_label(int k)
+/* the le="..." label values (seconds, or bytes), formatted once per thread */
+static const char *le_label(int k, int bytes)
 {
-    static _Thread_local char text[HIST_LE_COUNT][24];
+    static _Thread_local char text[2][HIST_LE_COUNT][24];
     static _Thread_local int ready;
     if (!ready) {
-        for (int i = 0; i < HIST_LE_COUNT; i++)
-            snprintf(text[i], sizeof text[i], ",le=\"%g\"}", hist_le_seconds[i]);
+        for (int i = 0; i < HIST_LE_COUNT; i++) {
+            snprintf(text[0][i], sizeof text[0][i], ",le=\"%g\"}", hist_le_seconds[i]);
+            snprintf(text[1][i], sizeof text[1][i], ",le=\"%.0f\"}", hist_le_bytes[i]);
+        }
         ready = 1;
     }
-    return text[k];
+    return text[bytes != 0][k];
 }
 
-static void histogram_series(FILE *out, const char *name, const struct server_stats *s,
-                             const struct hist_snap *h)
+static void histogram_series_as(FILE *out, const char *name, const struct server_stats *s,
+                                const struct hist_snap *h, int bytes)
 {
     for (int k = 0; k < HIST_LE_COUNT; k++) {
         server_open(out, name, "_bucket", s);
-        fputs(le_label(k), out);
+        fputs(le_label(k, bytes), out);
         value_u64(out, h->le[k]);
     }
     server_open(out, name, "_bucket", s);
     fputs(",le=\"+Inf\"}", out);
     value_u64(out, h->count);
     server_open(out, name, "_sum", s);
-    fprintf(out, "} %.9f\n", (double)h->sum_ns / 1e9);
+    if (bytes) {
+        fputc('}', out);
+        value_u64(out, h->sum_ns);
+    } else {
+        fprintf(out, "} %.9f\n", (double)h->sum_ns / 1e9);
+    }
     server_open(out, name, "_count", s);
     fputc('}', out);
     value_u64(out, h->count);
+}
+
+static void histogram_series(FILE *out, const char *name, const struct server_stats *s,
+                             const struct hist_snap *h)
+{
+    histogram_series_as(out, name, s, h, 0);
 }
 
 static void render_servers(FILE *out, const struct metrics_view *r)
@@ -154,6 +169,10 @@ static void render_servers(FILE *out, const struct metrics_view *r)
     family(out, "spanwatch_tcp_handshake_rtt_seconds", "histogram",
            "TCP first SYN to the ACK that completes the handshake.");
     PER_SERVER(r, seen_tcp, histogram_series(out, "spanwatch_tcp_handshake_rtt_seconds", s, &sv->h[HIST_TCP_RTT]);)
+    family(out, "spanwatch_tcp_data_rtt_seconds", "histogram",
+           "TCP data RTT: server data segment to the client ACK that covers it (Karn: never "
+           "for retransmitted data), plus the server leg of the connection's handshake.");
+    PER_SERVER(r, seen_tcp, histogram_series(out, "spanwatch_tcp_data_rtt_seconds", s, &sv->h[HIST_TCP_DATA_RTT]);)
     family(out, "spanwatch_tcp_resets_total", "counter",
            "TCP connections reset after the handshake (counted once per connection).");
     PER_SERVER(r, seen_tcp, counter1(out, "spanwatch_tcp_resets_total", s, s->tcp_resets);)
@@ -177,6 +196,13 @@ static void render_servers(FILE *out, const struct metrics_view *r)
     family(out, "spanwatch_http_latency_seconds", "histogram",
            "HTTP request fully sent (headers complete) to the first byte of its response.");
     PER_SERVER(r, seen_http, histogram_series(out, "spanwatch_http_latency_seconds", s, &sv->h[HIST_HTTP]);)
+    family(out, "spanwatch_http_server_time_seconds", "histogram",
+           "HTTP server think time: request complete to first response byte, minus the "
+           "connection's server-side network leg (SYN to SYN-ACK at the tap).");
+    PER_SERVER(r, seen_http, histogram_series(out, "spanwatch_http_server_time_seconds", s, &sv->h[HIST_HTTP_SERVER_TIME]);)
+    family(out, "spanwatch_http_response_bytes", "histogram",
+           "HTTP response size: head plus body bytes seen (chunk framing excluded).");
+    PER_SERVER(r, seen_http, histogram_series_as(out, "spanwatch_http_response_bytes", s, &sv->h[HIST_HTTP_RESP_BYTES], 1);)
 }
 
 int expo_render(FILE *out, const struct metrics_view *v)
@@ -246,6 +272,19 @@ int expo_render(FILE *out, const struct metrics_view *v)
             expo_write_label_value(out, a->server);
             fputs("\"}", out);
             value_u64(out, a->active);
+        }
+    family(out, "spanwatch_fault_domain", "gauge",
+           "Fault-domain attribution of the server's latest fault_domain.window: 1 for the "
+           "current domain (network, backend, both or none), 0 for the others.");
+    if (v->alerts)
+        for (uint32_t i = 0; i < v->alerts->nfd; i++) {
+            const struct fd_snap *f = &v->alerts->fd[i];
+            for (int d = 0; d < FD_COUNT; d++) {
+                fputs("spanwatch_fault_domain{server=\"", out);
+                expo_write_label_value(out, f->server);
+                fprintf(out, "\",domain=\"%s\"}", fault_domain_name[d]);
+                value_u64(out, f->domain == d);
+            }
         }
     family(out, "spanwatch_alerts_fired_total", "counter",
            "Alert transitions to firing, by rule.");

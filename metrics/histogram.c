@@ -8,6 +8,11 @@ const double hist_le_seconds[HIST_LE_COUNT] = {
     0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 };
 
+const double hist_le_bytes[HIST_LE_COUNT] = {
+    128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288,
+    1048576, 4194304, 16777216, 67108864, 268435456,
+};
+
 uint64_t hist_bucket_lower(uint32_t i)
 {
     if (i < HIST_SUB)
@@ -47,12 +52,13 @@ uint64_t hist_quantile(const struct histogram *h, double q)
     return hist_bucket_lower(HIST_BUCKETS - 1);
 }
 
-void hist_le_counts(const struct histogram *h, uint64_t out[HIST_LE_COUNT])
+void hist_le_counts(const struct histogram *h, int bytes, uint64_t out[HIST_LE_COUNT])
 {
     uint64_t cum = 0;
     uint32_t i = 0;
     for (int k = 0; k < HIST_LE_COUNT; k++) {
-        uint64_t le_ns = (uint64_t)(hist_le_seconds[k] * 1e9 + 0.5);
+        uint64_t le_ns = bytes ? (uint64_t)hist_le_bytes[k]
+                               : (uint64_t)(hist_le_seconds[k] * 1e9 + 0.5);
         while (i < HIST_BUCKETS && hist_bucket_lower(i) <= le_ns)
             cum += h->b[i++];
         out[k] = cum;

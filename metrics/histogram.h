@@ -54,7 +54,11 @@ uint64_t hist_quantile(const struct histogram *h, double q);
 
 #define HIST_LE_COUNT 18
 extern const double hist_le_seconds[HIST_LE_COUNT];
-/* Cumulative counts for each le bound (the +Inf bucket is h->count). */
-void hist_le_counts(const struct histogram *h, uint64_t out[HIST_LE_COUNT]);
+/* Bounds for size histograms (values are bytes, not ns): powers of two from
+ * 128 B to 256 MiB, which are bucket boundaries, so these counts are exact. */
+extern const double hist_le_bytes[HIST_LE_COUNT];
+/* Cumulative counts for each le bound (the +Inf bucket is h->count):
+ * hist_le_seconds for time histograms, hist_le_bytes when bytes is set. */
+void hist_le_counts(const struct histogram *h, int bytes, uint64_t out[HIST_LE_COUNT]);
 
 #endif

@@ -33,7 +33,21 @@ extern const char *const rcode_name[RCODE_COUNT];
 enum hs_failure { HS_FAIL_RESET, HS_FAIL_TIMEOUT, HS_FAIL_COUNT };
 extern const char *const hs_failure_name[HS_FAIL_COUNT];
 
-enum server_hist { HIST_DNS, HIST_TCP_RTT, HIST_HTTP, SERVER_HIST_COUNT };
+/* Per-server histograms. All hold nanoseconds except HIST_HTTP_RESP_BYTES
+ * (bytes). */
+enum server_hist {
+    HIST_DNS,              /* query -> response */
+    HIST_TCP_RTT,          /* SYN -> handshake-completing ACK */
+    HIST_HTTP,             /* request complete -> first response byte */
+    HIST_TCP_DATA_RTT,     /* server data -> client ACK, plus the server leg */
+    HIST_HTTP_SERVER_TIME, /* HTTP latency minus the connection's server leg */
+    HIST_HTTP_RESP_BYTES,  /* response head + body bytes */
+    SERVER_HIST_COUNT
+};
+static inline int server_hist_is_bytes(int k)
+{
+    return k == HIST_HTTP_RESP_BYTES;
+}
 
 #define HTTP_CODE_MIN 100
 #define HTTP_CODE_MAX 599

@@ -14,7 +14,8 @@ int worker_snap_init(struct worker_snap *s, uint32_t max_servers)
     s->servers = calloc(s->cap, sizeof *s->servers);
     s->alert_insts = calloc(ALERT_SNAP_MAX, sizeof *s->alert_insts);
     s->alert_rules = calloc(CONFIG_MAX_RULES, sizeof *s->alert_rules);
-    return s->servers && s->alert_insts && s->alert_rules ? 0 : -1;
+    s->fd = calloc(s->cap, sizeof *s->fd);
+    return s->servers && s->alert_insts && s->alert_rules && s->fd ? 0 : -1;
 }
 
 void worker_snap_free(struct worker_snap *s)
@@ -22,16 +23,18 @@ void worker_snap_free(struct worker_snap *s)
     free(s->servers);
     free(s->alert_insts);
     free(s->alert_rules);
+    free(s->fd);
     s->servers = NULL;
     s->alert_insts = NULL;
     s->alert_rules = NULL;
+    s->fd = NULL;
 }
 
-void hist_snap_from(struct hist_snap *out, const struct histogram *h)
+void hist_snap_from(struct hist_snap *out, const struct histogram *h, int bytes)
 {
     out->count = h->count;
     out->sum_ns = h->sum_ns;
-    hist_le_counts(h, out->le);
+    hist_le_counts(h, bytes, out->le);
 }
 
 static int snap_cmp(const void *a, const void *b)
@@ -52,7 +55,8 @@ void worker_snap_servers(struct worker_snap *s, const struct server_registry *r)
         struct server_snap *d = &s->servers[n++];
         d->st = *st;
         for (int k = 0; k < SERVER_HIST_COUNT; k++)
-            hist_snap_from(&d->h[k], &r->h[(size_t)i * SERVER_HIST_COUNT + (size_t)k]);
+            hist_snap_from(&d->h[k], &r->h[(size_t)i * SERVER_HIST_COUNT + (size_t)k],
+                           server_hist_is_bytes(k));
     }
     s->nservers = n;
     s->overflow_samples = r->overflow_samples;

@@ -52,6 +52,11 @@ struct alert_snap_rule {
     char rule[CONFIG_NAME_MAX];
     uint64_t fired;
 };
+/* a server's fault-domain attribution (latest window) */
+struct fd_snap {
+    char server[SERVER_LABEL_MAX];
+    uint8_t domain;            /* enum fault_domain */
+};
 
 struct worker_snap {
     uint64_t packets;
@@ -70,13 +75,15 @@ struct worker_snap {
     uint64_t alert_insts_dropped;  /* beyond ALERT_SNAP_MAX */
     struct alert_snap_inst *alert_insts;
     struct alert_snap_rule *alert_rules;
+    uint32_t nfd;              /* servers judged, sorted by label */
+    struct fd_snap *fd;        /* cap entries */
 };
 
 int worker_snap_init(struct worker_snap *s, uint32_t max_servers);
 void worker_snap_free(struct worker_snap *s);
 /* Copy the servers that have seen any protocol (overflow included), sorted by label. */
 void worker_snap_servers(struct worker_snap *s, const struct server_registry *r);
-void hist_snap_from(struct hist_snap *out, const struct histogram *h);
+void hist_snap_from(struct hist_snap *out, const struct histogram *h, int bytes);
 
 /* The servers of several workers' snapshots merged by label into out (room
  * for the sum of their nservers); returns the count, sorted by label. */

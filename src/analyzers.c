@@ -182,10 +182,35 @@ static uint8_t http_response(struct worker *w, struct flow *f, struct msg_dir *m
         return 0xff; /* interim: the request still waits for its final answer */
     unsigned slot = fa->q_head;
     uint8_t flags = fa->req_flags[slot];
-    hist_record(server_hist(&w->servers, srv, HIST_HTTP), md->first_byte_ns - fa->req_ts[slot]);
+    uint64_t lat = md->first_byte_ns - fa->req_ts[slot];
+    hist_record(server_hist(&w->servers, srv, HIST_HTTP), lat);
+    /* server think time: the request's last byte and the response's first
+     * byte both passed the tap, so the only network time in `lat` is the
+     * path tap -> server -> tap, which the handshake measured (SYN ->
+     * SYN-ACK); unknown (picked up mid-stream): nothing is taken off */
+    uint64_t leg = (uint64_t)fa->first_rtt_t << 10;
+    hist_record(server_hist(&w->servers, srv, HIST_HTTP_SERVER_TIME), lat > leg ? lat - leg : 0);
     fa->q_head = (uint8_t)((fa->q_head + 1) % HTTP_QUEUE);
     fa->q_len--;
     return flags | 0x80;
+}
+
+/* Response size: bytes are added while a matched response is read and
+ * recorded when it ends (or when the connection does, for a body delimited
+ * by the close or cut short). */
+static void resp_bytes_add(struct msg_dir *md, uint64_t n)
+{
+    if (md->sizing)
+        md->msg_bytes = n > UINT32_MAX - md->msg_bytes ? UINT32_MAX : md->msg_bytes + (uint32_t)n;
+}
+
+static void resp_bytes_done(struct worker *w, struct flow *f, struct msg_dir *md)
+{
+    if (!md->sizing)
+        return;
+    md->sizing = 0;
+    hist_record(server_hist(&w->servers, http_server_of(flow_app(f)), HIST_HTTP_RESP_BYTES),
+                md->msg_bytes);
 }
 
 /* One step of the HTTP reader on v; returns bytes used, 0 = needs more. */
@@ -228,10 +253,17 @@ static size_t http_step(struct deliver_ctx *c, struct bytes v)
         } else {
             uint8_t rf = http_response(w, c->f, md, &m);
             md->first_byte_ns = 0;
+            md->sizing = 0;
             if (rf == 0xff || (m.status >= 100 && m.status < 200 && m.status != 101)) {
                 md->state = MS_START; /* interim: a final response follows */
-            } else if (m.status == 101 || ((rf & REQ_CONNECT) && m.status / 100 == 2)) {
+                return m.head_len;
+            }
+            /* a final response that answered a request: size it */
+            md->sizing = (rf & 0x80) != 0;
+            md->msg_bytes = (uint32_t)m.head_len;
+            if (m.status == 101 || ((rf & REQ_CONNECT) && m.status / 100 == 2)) {
                 md->state = MS_TUNNEL;
+                md->sizing = 0;
                 fa->msg[c->dir ^ 1].state = MS_TUNNEL;
             } else if ((rf & REQ_HEAD) || m.status == 204 || m.status == 304) {
                 md->state = MS_START;
@@ -243,14 +275,21 @@ static size_t http_step(struct deliver_ctx *c, struct bytes v)
             } else {
                 md->state = MS_BODY_CLOSE;
             }
+            if (md->state == MS_START)
+                resp_bytes_done(w, c->f, md);
         }
         return m.head_len;
     case MS_BODY_LEN:
     case MS_CHUNK_DATA:
         n = md->remaining < v.len ? md->remaining : v.len;
         md->remaining -= n;
-        if (!md->remaining)
+        if (!request)
+            resp_bytes_add(md, n);
+        if (!md->remaining) {
             md->state = md->state == MS_BODY_LEN ? MS_START : MS_CHUNK_CRLF;
+            if (md->state == MS_START && !request)
+                resp_bytes_done(w, c->f, md);
+        }
         return (size_t)n;
     case MS_CHUNK_SIZE:
         switch (http_parse_chunk_line(v, &n, &used, &err)) {
@@ -282,6 +321,8 @@ static size_t http_step(struct deliver_ctx *c, struct bytes v)
             md->state = MS_CHUNK_SIZE;
         } else if (line == 0) {
             md->state = MS_START;
+            if (!request)
+                resp_bytes_done(w, c->f, md);
         }
         return used;
     }
@@ -292,6 +333,8 @@ static size_t http_step(struct deliver_ctx *c, struct bytes v)
         }
         return v.len;
     default: /* MS_BODY_CLOSE, MS_TUNNEL */
+        if (md->state == MS_BODY_CLOSE && !request)
+            resp_bytes_add(md, v.len);
         return v.len;
     }
 }
@@ -347,6 +390,7 @@ static void on_gap(struct worker *w, struct flow *f, uint8_t dir)
     }
     fa->msg[dir].state = MS_RESYNC;
     fa->msg[dir].first_byte_ns = 0;
+    fa->msg[dir].sizing = 0; /* bytes missing: the size is unknown */
     http_drop_queue(fa);
 }
 
@@ -435,7 +479,6 @@ void analyzers_flow_end(void *ctx, struct flow *f, enum flow_evict_reason why)
 {
     struct worker *w = ctx;
     struct flow_app *fa = flow_app(f);
-    (void)why;
     if (f->key.proto != 6 || fa->app == APP_UNKNOWN || fa->app == APP_NONE)
         return;
     for (uint8_t d = 0; d < 2; d++) {
@@ -446,6 +489,13 @@ void analyzers_flow_end(void *ctx, struct flow *f, enum flow_evict_reason why)
             server_for_sample(&w->servers, fa->server - 1)->tcp_stream_gaps += gap;
         stream_release(&w->streams, &fa->stream[d]);
     }
+    /* a response still being read when the connection ended: delimited by
+     * the close, or cut short (what the client got is what is recorded).
+     * Not when the table pushed the flow out: it may still be running. */
+    struct msg_dir *md = &fa->msg[fa->client_dir ^ 1];
+    if (fa->app == APP_HTTP && md->sizing && why != FLOW_EVICT_FULL)
+        resp_bytes_done(w, f, md);
+    md->sizing = 0;
 }
 
 /* ------------------------------------------------------------------ TCP */
@@ -490,13 +540,30 @@ static void tcp_track_seq(struct worker *w, struct flow_app *fa, uint8_t dir,
     uint32_t now_t = time_t10(w->now_ns);
     if (len > 0)
         w->servers.s[fa->server - 1].tcp_data_segments++;
-    if (len > 0 && fa->seq_valid[dir] && seq_lt(t->seq, fa->next_seq[dir]) &&
-        !(len == 1 && t->seq == fa->next_seq[dir] - 1)) {
-        uint32_t thres = fa->first_rtt_t ? fa->first_rtt_t : OOO_DEFAULT_T;
+    bool old = len > 0 && fa->seq_valid[dir] && seq_lt(t->seq, fa->next_seq[dir]);
+    if (old && !(len == 1 && t->seq == fa->next_seq[dir] - 1)) {
+        uint32_t thres = (fa->flags & FA_HS_DONE) && fa->irtt_t ? fa->irtt_t : OOO_DEFAULT_T;
         bool out_of_order = now_t - fa->next_seq_t[dir] < thres &&
                             t->seq + len != fa->next_seq[dir];
         if (!out_of_order)
             server_for_sample(&w->servers, fa->server - 1)->tcp_retransmits++;
+    }
+    /* data RTT: one server->client segment timed at a time, to the client's
+     * ACK that covers it; never across a retransmission (Karn) */
+    if (fa->tcp_state == TCPS_ESTABLISHED || fa->tcp_state == TCPS_MIDSTREAM) {
+        if (dir != fa->client_dir) {
+            if (old)
+                fa->rtt_t = 0;
+            else if (len > 0 && !fa->rtt_t) {
+                fa->rtt_seq = t->seq + len;
+                fa->rtt_t = now_t | 1;
+            }
+        } else if (fa->rtt_t && (t->flags & TCP_ACK) && !seq_lt(t->ack, fa->rtt_seq)) {
+            uint64_t client_leg = (uint64_t)(uint32_t)(now_t - fa->rtt_t) << 10;
+            hist_record(server_hist(&w->servers, fa->server - 1, HIST_TCP_DATA_RTT),
+                        client_leg + ((uint64_t)fa->first_rtt_t << 10));
+            fa->rtt_t = 0;
+        }
     }
     if (!fa->seq_valid[dir] || seq_lt(fa->next_seq[dir], end)) {
         fa->next_seq[dir] = end;
@@ -515,10 +582,13 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
         bool same_attempt = fa->tcp_state != TCPS_NONE && dir == fa->client_dir &&
                             fa->isn[dir] == t->seq;
         /* a SYN with a new ISN starts a new connection on this 4-tuple;
-         * a retransmitted SYN (same ISN) is counted once */
+         * a retransmitted SYN (same ISN) is counted once, and the server
+         * leg is timed from it */
         if (!same_attempt && (fa->tcp_state == TCPS_NONE || dir == fa->client_dir ||
                               fa->tcp_state == TCPS_CLOSED))
             tcp_new_connection(w, f, dir, t);
+        else if (same_attempt && fa->tcp_state == TCPS_SYN_SENT)
+            fa->rtt_t = time_t10(w->now_ns) | 1;
         return;
     }
     if (!fa->server) {
@@ -541,9 +611,9 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
                 server_for_sample(&w->servers, srv)->tcp_hs_failures[HS_FAIL_RESET]++;
             fa->tcp_state = TCPS_CLOSED;
         } else if ((fa->tcp_state == TCPS_ESTABLISHED || fa->tcp_state == TCPS_MIDSTREAM ||
-                    fa->tcp_state == TCPS_SYNACK) && !fa->reset_counted) {
+                    fa->tcp_state == TCPS_SYNACK) && !(fa->flags & FA_RESET_COUNTED)) {
             server_for_sample(&w->servers, srv)->tcp_resets++;
-            fa->reset_counted = 1;
+            fa->flags |= FA_RESET_COUNTED;
             fa->tcp_state = TCPS_CLOSED;
         }
         f->done = 1;
@@ -553,7 +623,8 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
         if (fa->tcp_state == TCPS_SYN_SENT && dir != fa->client_dir) {
             pending_take(&w->syn_pending, flow_table_ref(&w->flows, f), f->hash, 0, 0, false);
             fa->tcp_state = TCPS_SYNACK;
-            fa->first_rtt_t = time_t10(w->now_ns - fa->syn_ns);
+            fa->first_rtt_t = fa->rtt_t ? time_t10(w->now_ns) - fa->rtt_t
+                                        : time_t10(w->now_ns - fa->syn_ns);
             fa->isn[dir] = t->seq;
             fa->next_seq[dir] = t->seq + 1;
             fa->seq_valid[dir] = 1;
@@ -564,6 +635,11 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
     if (fa->tcp_state == TCPS_SYNACK && dir == fa->client_dir && (fl & TCP_ACK) &&
         t->ack == fa->isn[dir ^ 1] + 1) {
         hist_record(server_hist(&w->servers, srv, HIST_TCP_RTT), w->now_ns - fa->syn_ns);
+        uint32_t irtt = fa->rtt_t ? time_t10(w->now_ns) - fa->rtt_t
+                                  : time_t10(w->now_ns - fa->syn_ns);
+        fa->irtt_t = irtt; /* syn_ns is not needed any more */
+        fa->flags |= FA_HS_DONE;
+        fa->rtt_t = 0;
         fa->tcp_state = TCPS_ESTABLISHED;
     }
     tcp_track_seq(w, fa, dir, t);

@@ -40,14 +40,23 @@ enum msg_state {
 
 struct msg_dir {
     uint8_t state;
-    uint8_t pad[3];
-    /* client direction only: server index + 1 chosen by the Host header of
-     * the latest request (a servers: group with http_host); 0 = the flow's
-     * server. Responses and latencies go to the same server. */
-    uint32_t http_server;
+    uint8_t sizing;          /* server direction: msg_bytes counts a matched response */
+    uint8_t pad[2];
+    union {
+        /* client direction: server index + 1 chosen by the Host header of
+         * the latest request (a servers: group with http_host); 0 = the
+         * flow's server. Responses and latencies go to the same server. */
+        uint32_t http_server;
+        /* server direction: bytes of the response being read (head + body,
+         * saturating), recorded in spanwatch_http_response_bytes at its end */
+        uint32_t msg_bytes;
+    };
     uint64_t remaining;
     uint64_t first_byte_ns;  /* time of the first byte of the message being read */
 };
+
+#define FA_RESET_COUNTED 0x01 /* a reset of this connection was counted */
+#define FA_HS_DONE 0x02       /* the handshake completed: irtt_t is valid */
 
 #define HTTP_QUEUE 4         /* pipelined requests awaiting responses */
 #define REQ_HEAD 0x01        /* the request was HEAD: its response has no body */
@@ -57,11 +66,20 @@ struct flow_app {
     uint32_t server;        /* server index + 1; 0 = not decided yet */
     uint8_t client_dir;     /* direction (0: lo->hi, 1: hi->lo) of client->server packets */
     uint8_t tcp_state;
-    uint8_t reset_counted;
+    uint8_t flags;          /* FA_* */
     uint8_t seq_valid[2];
     uint8_t fin_seen[2];
-    uint8_t pad;
-    uint64_t syn_ns;        /* first SYN */
+    uint8_t app;             /* enum app_proto */
+    /* data RTT: the server->client segment being timed ends at rtt_seq; the
+     * first client ACK at or beyond it gives a sample */
+    uint32_t rtt_seq;
+    union {
+        uint64_t syn_ns;    /* during the handshake: time of the first SYN */
+        /* once it completed (FA_HS_DONE): the initial RTT, most recent SYN
+         * -> the ACK completing the handshake, 1.024 us units; the
+         * out-of-order threshold, as in Wireshark's tcp.analysis */
+        uint32_t irtt_t;
+    };
     uint32_t isn[2];
     uint32_t next_seq[2];   /* highest sequence number seen + 1, per direction */
     struct stream_dir stream[2];
@@ -70,9 +88,13 @@ struct flow_app {
     uint8_t req_flags[HTTP_QUEUE];
     uint8_t q_head, q_len;
     uint16_t dns_waiting;    /* DNS queries of this flow not answered yet */
-    uint8_t app;             /* enum app_proto */
-    uint32_t first_rtt_t;    /* SYN -> SYN-ACK, in 1.024 us units (0 = unknown) */
+    /* the server leg: SYN -> SYN-ACK at the tap (from the last SYN when it was
+     * retransmitted), in 1.024 us units (0 = unknown) */
+    uint32_t first_rtt_t;
     uint32_t next_seq_t[2];  /* when next_seq last advanced, 1.024 us units (wraps) */
+    /* when the timed segment (rtt_seq) was seen, 1.024 us units, 0 = none;
+     * during the handshake: when the latest retransmitted SYN was seen */
+    uint32_t rtt_t;
 };
 
 _Static_assert(sizeof(struct flow_app) <= sizeof(((struct flow *)0)->app),

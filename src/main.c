@@ -337,15 +337,30 @@ static void worker_snapshot(struct worker_snap *s, struct worker *w, struct sour
     fill_alert_snap(s, w->alerts, &w->servers);
 }
 
-/* The alert part of a snapshot: per-rule counters and every instance that
- * has fired (labels from the registry the engine runs on). */
+static int fd_snap_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct fd_snap *)a)->server, ((const struct fd_snap *)b)->server);
+}
+
+/* The alert part of a snapshot: per-rule counters, every instance that
+ * has fired and the servers' fault domains (labels from the registry the
+ * engine runs on). */
 static void fill_alert_snap(struct worker_snap *s, const struct alert_engine *e,
                             const struct server_registry *reg)
 {
     s->nalert_insts = s->nalert_rules = 0;
     s->alert_insts_dropped = 0;
+    s->nfd = 0;
     if (!e)
         return;
+    for (uint32_t slot = 0; slot + 1 < e->nslots && s->nfd < s->cap; slot++) {
+        if (!e->fd[slot].judged)
+            continue;
+        struct fd_snap *f = &s->fd[s->nfd++];
+        snprintf(f->server, sizeof f->server, "%s", reg->s[slot].label);
+        f->domain = e->fd[slot].domain;
+    }
+    qsort(s->fd, s->nfd, sizeof *s->fd, fd_snap_cmp);
     for (unsigned r = 0; r < e->nrules; r++) {
         struct alert_snap_rule *ar = &s->alert_rules[s->nalert_rules++];
         snprintf(ar->rule, sizeof ar->rule, "%s", e->cfg->rules[r].name);
@@ -547,12 +562,19 @@ static int app_reload(void *ctx, char *msg, size_t msglen)
     return rc;
 }
 
+/* The threshold a transition's window was compared with. */
+static double transition_threshold(const struct alert_transition *t)
+{
+    return t->rule->vs_baseline > 0 ? t->rule->vs_baseline * t->baseline : t->rule->threshold;
+}
+
 /* An alert transition (worker thread, at a window end): JSON line to
  * --alerts-out, a line in the log, and Alertmanager. */
 static void on_alert(void *ctx, const struct alert_transition *t)
 {
     struct app *a = ctx;
     char json[4096];
+    double thr = transition_threshold(t);
     a->transitions[t->firing ? 1 : 0]++;
     if (a->ntimeline < sizeof a->timeline / sizeof a->timeline[0]) {
         snprintf(a->timeline[a->ntimeline].rule, sizeof a->timeline[0].rule, "%s", t->rule->name);
@@ -578,15 +600,19 @@ static void on_alert(void *ctx, const struct alert_transition *t)
             snprintf(m.summary, sizeof m.summary, "%s", t->rule->summary);
         else
             snprintf(m.summary, sizeof m.summary, "%s %s %s %g in %u of the last %u windows",
-                     t->server, rule_expr_name[t->rule->expr], rule_op_name[t->rule->op],
-                     t->rule->threshold, t->rule->bad_windows, t->rule->of_last);
+                     t->server, rule_expr_name[t->rule->expr], rule_op_name[t->rule->op], thr,
+                     t->rule->bad_windows, t->rule->of_last);
         snprintf(m.description, sizeof m.description,
                  "%s=%.4g (%s %g) in the window %s .. %s (%llu events); %u of the last %u "
-                 "windows bad%s",
-                 rule_expr_name[t->rule->expr], t->value, rule_op_name[t->rule->op],
-                 t->rule->threshold, ws, we, (unsigned long long)t->events, t->nbad,
-                 (unsigned)strlen(t->pattern), t->removed ? "; rule removed or changed by a reload" : "");
+                 "windows bad; fault domain: %s%s",
+                 rule_expr_name[t->rule->expr], t->value, rule_op_name[t->rule->op], thr, ws, we,
+                 (unsigned long long)t->events, t->nbad, (unsigned)strlen(t->pattern),
+                 t->fault_domain ? t->fault_domain : "none",
+                 t->removed ? "; rule removed or changed by a reload" : "");
         snprintf(m.pattern, sizeof m.pattern, "%s", t->pattern);
+        snprintf(m.fault_domain, sizeof m.fault_domain, "%s",
+                 t->fault_domain ? t->fault_domain : "none");
+        fault_evidence_format(m.fault_evidence, sizeof m.fault_evidence, t->fault_evidence);
         m.firing = t->firing;
         m.at_ns = clock_wall_ns();
         am_enqueue(a->am, &m);
@@ -596,11 +622,11 @@ static void on_alert(void *ctx, const struct alert_transition *t)
         alerts_format_time(ws, sizeof ws, t->win_start_ns);
         alerts_format_time(we, sizeof we, t->win_end_ns);
         fprintf(stderr, "spanwatch: alert %s: %s server=%s %s=%.4g (%s %.4g) window %s .. %s%s "
-                        "pattern %s (%u of %u bad)\n",
+                        "pattern %s (%u of %u bad) fault_domain=%s\n",
                 t->firing ? "FIRING" : "RESOLVED", t->rule->name, t->server,
-                rule_expr_name[t->rule->expr], t->value, rule_op_name[t->rule->op],
-                t->rule->threshold, ws, we, t->partial ? " (partial)" : "", t->pattern, t->nbad,
-                (unsigned)strlen(t->pattern));
+                rule_expr_name[t->rule->expr], t->value, rule_op_name[t->rule->op], thr, ws, we,
+                t->partial ? " (partial)" : "", t->pattern, t->nbad, (unsigned)strlen(t->pattern),
+                t->fault_domain ? t->fault_domain : "none");
     }
 }
 
@@ -629,9 +655,54 @@ static void apply_pending_rules(struct app *a, struct worker *w, struct server_r
     a->engine = fresh;
     a->rules_cfg = c;
     if (w)
-        w->alerts = a->engine.nrules ? &a->engine : NULL;
+        w->alerts = a->engine.active ? &a->engine : NULL;
     else
         publish_alert_snap(a, reg);
+}
+
+/* The fault-domain runs of a replay (or live run): "backend from .. to .."
+ * per server, finished runs first, then those still open at the end. */
+static void fault_domain_summary(const struct app *a, const struct server_registry *reg)
+{
+    const struct alert_engine *e = &a->engine;
+    if (!e->active || !e->started)
+        return;
+    uint64_t judged = 0;
+    for (int d = 0; d < FD_COUNT; d++)
+        judged += e->fd_windows[d];
+    if (!judged)
+        return;
+    unsigned open = 0;
+    for (uint32_t s = 0; s + 1 < e->nslots; s++)
+        open += e->fd[s].judged && e->fd[s].domain != FD_NONE;
+    fprintf(stderr, "spanwatch: fault domains (windows of %gs): %" PRIu64 " server-windows "
+                    "judged: %" PRIu64 " none, %" PRIu64 " network, %" PRIu64 " backend, %" PRIu64
+                    " both; %u episode%s%s\n",
+            (double)e->cfg->fd.window_ns / 1e9, judged, e->fd_windows[FD_NONE],
+            e->fd_windows[FD_NETWORK], e->fd_windows[FD_BACKEND], e->fd_windows[FD_BOTH],
+            e->nepisodes + open, e->nepisodes + open == 1 ? "" : "s",
+            e->nepisodes + open ? ":" : "");
+    if (e->episodes_dropped)
+        fprintf(stderr, "spanwatch:   (%" PRIu64 " older episodes not kept)\n", e->episodes_dropped);
+    char from[40], to[40], ev[200];
+    for (uint32_t i = 0; i < e->nepisodes; i++) {
+        const struct fd_episode *p = &e->episodes[i];
+        alerts_format_time(from, sizeof from, p->start_ns);
+        alerts_format_time(to, sizeof to, p->end_ns);
+        fprintf(stderr, "spanwatch:   %-28s %-8s from %s to %s (%u window%s; %s)\n",
+                reg->s[p->slot].label, fault_domain_name[p->domain], from, to, p->windows,
+                p->windows == 1 ? "" : "s",
+                fault_evidence_format(ev, sizeof ev, p->evidence));
+    }
+    for (uint32_t s = 0; s + 1 < e->nslots; s++) {
+        const struct fd_slot *f = &e->fd[s];
+        if (!f->judged || f->domain == FD_NONE)
+            continue;
+        alerts_format_time(from, sizeof from, f->since_ns);
+        fprintf(stderr, "spanwatch:   %-28s %-8s from %s to the end (%u window%s; %s)\n",
+                reg->s[s].label, fault_domain_name[f->domain], from, f->run,
+                f->run == 1 ? "" : "s", fault_evidence_format(ev, sizeof ev, f->run_evidence));
+    }
 }
 
 static void alert_summary(const struct app *a, const struct server_registry *reg)
@@ -927,7 +998,7 @@ static void pool_snapshot_hook(struct pool_slot *s)
 static void publish_alert_snap(struct app *a, const struct server_registry *merged)
 {
     pthread_mutex_lock(&a->scrape_lock);
-    fill_alert_snap(&a->alert_snap, a->engine.nrules ? &a->engine : NULL, merged);
+    fill_alert_snap(&a->alert_snap, a->engine.active ? &a->engine : NULL, merged);
     pthread_mutex_unlock(&a->scrape_lock);
 }
 
@@ -954,7 +1025,7 @@ static void pool_dispatch_windows(struct app *a, struct server_registry *merged,
 {
     struct pool *p = a->pool;
     unsigned from = 0;
-    if (a->engine.nrules) {
+    if (a->engine.active) {
         uint64_t clock = p->now_ns;
         for (unsigned i = 0; i < n; i++) {
             if (pk[i].ts_ns > clock)
@@ -1151,7 +1222,7 @@ int main(int argc, char **argv)
     if (o.workers > 1 || own_sources) {
         if (pool_init(&pool, o.workers, &cfg, src->linktype, o.read_file != NULL,
                       o.iface != NULL) != 0 ||
-            server_registry_init(&merged, &cfg) != 0 || worker_snap_init(&app.alert_snap, 0) != 0) {
+            server_registry_init(&merged, &cfg) != 0 || worker_snap_init(&app.alert_snap, cfg.max_servers) != 0) {
             fprintf(stderr, "spanwatch: cannot allocate %u workers (limits.max_flows=%u each)\n",
                     o.workers, cfg.max_flows);
             source_close(src);
@@ -1192,7 +1263,7 @@ int main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     if (!app.pool)
-        w.alerts = app.engine.nrules ? &app.engine : NULL;
+        w.alerts = app.engine.active ? &app.engine : NULL;
     if (cfg.am_url[0]) {
         char host[128] = "";
         gethostname(host, sizeof host - 1);
@@ -1204,7 +1275,7 @@ int main(int argc, char **argv)
         }
     }
     /* live: windows start now; a replay aligns them to its first packet */
-    if (o.iface && app.engine.nrules)
+    if (o.iface && app.engine.active)
         alerts_start(&app.engine, clock_wall_ns());
 
     struct web *web = NULL;
@@ -1345,6 +1416,7 @@ int main(int argc, char **argv)
     if (!o.quiet) {
         summary(src, app.pool ? &agg : &w, wall);
         alert_summary(&app, app.pool ? &merged : &w.servers);
+        fault_domain_summary(&app, app.pool ? &merged : &w.servers);
     }
     if (web && o.linger && o.read_file) {
         if (!o.quiet)

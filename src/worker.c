@@ -215,6 +215,11 @@ void worker_handle_burst(struct worker *w, const struct sw_packet *pkts, unsigne
         }
         if (w->first_ns == 0 || p->ts_ns < w->first_ns)
             w->first_ns = p->ts_ns;
+        /* timers (DNS and handshake timeouts, fragments) every 100 ms of
+         * packet time, checked per packet: a burst of a slow capture can
+         * span seconds, and a timeout must land in its own alert window */
+        if (w->now_ns >= w->next_housekeeping_ns)
+            housekeeping(w);
         /* a window ends: evaluate it before this packet counts (once per
          * window, not per packet) */
         if (w->alerts) {
@@ -236,8 +241,6 @@ void worker_handle_burst(struct worker *w, const struct sw_packet *pkts, unsigne
         }
     }
     flow_table_sweep(&w->flows, w->now_ns, n * SWEEP_SLOTS_PER_PACKET);
-    if (w->now_ns >= w->next_housekeeping_ns)
-        housekeeping(w);
 }
 
 static void flow_end_of_input(void *ctx, struct flow *f)

@@ -52,7 +52,8 @@ for a in alerts:
     if l.get("alertname") == "dns-3of12" and l.get("server") == "10.9.0.53:53":
         ends = datetime.datetime.fromisoformat(a["endsAt"].replace("Z", "+00:00"))
         if a["status"]["state"] == "active" and ends > now:
-            print("active severity=%s probe=%s" % (l.get("severity"), "probe" in l)); sys.exit()
+            print("active severity=%s probe=%s fault_domain=%s" % (l.get("severity"), "probe" in l,
+                                                                 l.get("fault_domain"))); sys.exit()
 print("absent")'
 }
 
@@ -130,9 +131,12 @@ for _ in $(seq 400); do
     case $st in active*) break ;; esac
     sleep 0.1
 done
+# the fault_domain label is the one spanwatch logged when the alert fired
+fd=$(grep -m1 'alert FIRING: dns-3of12 server=10.9.0.53:53' "$tmp/sw.log" | sed -n 's/.*fault_domain=\([a-z]*\).*/\1/p')
 case $st in
-    "active severity=page probe=True") ok "Alertmanager lists dns-3of12 on 10.9.0.53:53 as active (severity=page, probe label)" ;;
-    *) bad "Alertmanager state: '$st'"; tail -5 "$tmp/am.log" ;;
+    "active severity=page probe=True fault_domain=${fd:-?}")
+        ok "Alertmanager lists dns-3of12 on 10.9.0.53:53 as active (severity=page, probe label, fault_domain=$fd as logged)" ;;
+    *) bad "Alertmanager state: '$st' (logged fault_domain '$fd')"; tail -5 "$tmp/am.log" ;;
 esac
 ok_posts=$(metric 'spanwatch_alertmanager_posts_total{result="success"}')
 [ "${ok_posts:-0}" -ge 1 ] && ok "successful POSTs counted ($ok_posts)" || bad "posts success = '$ok_posts'"

@@ -9,13 +9,20 @@
 # recorded in pids[] and stopped, with the namespaces and $tmp, by the EXIT
 # trap. Needs root; the caller checks.
 #
-# Before sourcing, set tmp_prefix (optional).
+# Before sourcing, set tmp_prefix (optional), and router=1 (optional) for a
+# third namespace between them: server $if_s <-> $if_rs [router $ns_r]
+# $if_rc <-> $if_c client, the client at 10.78.0.2 (no IPv6), so that a
+# qdisc on the router's $if_rc impairs the link beyond a tap on $if_s.
 
 id=$$
 ns_s=swsrv$id
 ns_c=swcli$id
+ns_r=swrtr$id
 if_s=sws$id
 if_c=swc$id
+if_rs=swrs$id
+if_rc=swrc$id
+router=${router:-0}
 tmp=$(mktemp -d "/tmp/${tmp_prefix:-spanwatch-live}.XXXXXX")
 chmod 755 "$tmp"
 pids=()
@@ -28,6 +35,7 @@ cleanup() {
     done
     ip netns del "$ns_s" 2>/dev/null
     ip netns del "$ns_c" 2>/dev/null
+    [ "$router" = 1 ] && ip netns del "$ns_r" 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -35,18 +43,38 @@ S() { ip netns exec "$ns_s" "$@"; }
 C() { ip netns exec "$ns_c" "$@"; }
 
 ip netns add "$ns_s" && ip netns add "$ns_c" || { echo "FAIL: cannot create namespaces"; exit 1; }
-ip link add "$if_s" type veth peer name "$if_c" || { echo "FAIL: cannot create veth"; exit 1; }
+R() { ip netns exec "$ns_r" "$@"; }
+if [ "$router" = 1 ]; then
+    ip netns add "$ns_r" || { echo "FAIL: cannot create namespaces"; exit 1; }
+    ip link add "$if_s" type veth peer name "$if_rs" && ip link add "$if_c" type veth peer name "$if_rc" ||
+        { echo "FAIL: cannot create veth"; exit 1; }
+    ip link set "$if_rs" netns "$ns_r"
+    ip link set "$if_rc" netns "$ns_r"
+    R ip addr add 10.77.0.254/24 dev "$if_rs"
+    R ip addr add 10.78.0.254/24 dev "$if_rc"
+    R sysctl -qw net.ipv4.ip_forward=1
+    for i in lo "$if_rs" "$if_rc"; do R ip link set "$i" up; done
+    for i in "$if_rs" "$if_rc"; do R ethtool -K "$i" tso off gso off gro off >/dev/null 2>&1; done
+    client_ip=10.78.0.2
+else
+    ip link add "$if_s" type veth peer name "$if_c" || { echo "FAIL: cannot create veth"; exit 1; }
+    client_ip=10.77.0.2
+fi
 ip link set "$if_s" netns "$ns_s"
 ip link set "$if_c" netns "$ns_c"
 S ip addr add 10.77.0.1/24 dev "$if_s"
-C ip addr add 10.77.0.2/24 dev "$if_c"
+C ip addr add "$client_ip/24" dev "$if_c"
 S ip addr add fd77::1/64 dev "$if_s" nodad
-C ip addr add fd77::2/64 dev "$if_c" nodad
+[ "$router" = 1 ] || C ip addr add fd77::2/64 dev "$if_c" nodad
 for x in S C; do $x ip link set lo up; done
 S ip link set "$if_s" up
 C ip link set "$if_c" up
 S ethtool -K "$if_s" tso off gso off gro off >/dev/null 2>&1
 C ethtool -K "$if_c" tso off gso off gro off >/dev/null 2>&1
+if [ "$router" = 1 ]; then
+    S ip route add 10.78.0.0/24 via 10.77.0.254
+    C ip route add 10.77.0.0/24 via 10.78.0.254
+fi
 
 # --- nginx ---------------------------------------------------------------
 mkdir -p "$tmp/www"
@@ -85,6 +113,7 @@ server:
     port: 53
     do-ip6: no
     access-control: 10.77.0.0/24 allow
+    access-control: 10.78.0.0/24 allow
     username: ""
     chroot: ""
     directory: "$tmp"

@@ -51,7 +51,7 @@ static void merge_adds_and_le_is_cumulative(void **state)
     hist_record(b, 60000000000ull); /* 60 s -> +Inf only */
     hist_merge(a, b);
     uint64_t le[HIST_LE_COUNT];
-    hist_le_counts(a, le);
+    hist_le_counts(a, 0, le);
     assert_int_equal(le[0], 1);   /* 50 µs */
     assert_int_equal(le[3], 1);   /* 500 µs */
     assert_int_equal(le[4], 2);   /* 1 ms */
