@@ -3,12 +3,8 @@
  */
 #include "dns.h"
 
+#include <endian.h>
 #include <string.h>
-
-static inline uint8_t lower(uint8_t c)
-{
-    return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
-}
 
 static inline uint64_t load64(const uint8_t *p)
 {
@@ -67,23 +63,40 @@ static enum decode_error dns_name(struct bytes b, size_t *off, struct dns_msg *m
             return DERR_DNS_TRUNCATED;
         if (out)
             m->qname[out++] = '.';
-        /* eight bytes at a time (lower-cased in one go), then the rest;
-         * the hash only has to agree between a query and its response */
+        /* eight bytes at a time, lower-cased in one go (words are
+         * little-endian whatever the host). The last, partial word is
+         * loaded whole when the message holds eight bytes from there
+         * (masked to the label), else byte by byte: the same value either
+         * way, so a query and its response hash alike. The hash only has
+         * to agree between them; the label length goes in first, so "a\0"
+         * and "a" differ. qname has eight bytes of slack for the stores. */
         const uint8_t *src = b.p + pos + 1;
         size_t i = 0;
+        *h = (*h ^ len) * 0x100000001b3ull;
         for (; i + 8 <= len; i += 8) {
-            uint64_t v = lower8(load64(src + i));
-            memcpy(m->qname + out, &v, 8);
+            uint64_t v = lower8(le64toh(load64(src + i)));
+            uint64_t st = htole64(v);
+            memcpy(m->qname + out, &st, 8);
             out += 8;
             *h = (*h ^ v) * 0x100000001b3ull;
             *h ^= *h >> 29;
         }
-        for (; i < len; i++) {
-            uint8_t c = lower(src[i]);
-            m->qname[out++] = (char)c;
-            *h = (*h ^ c) * 0x100000001b3ull;
+        size_t rem = len - i;
+        if (rem) {
+            uint64_t v = 0;
+            if (b.len - (pos + 1 + i) >= 8) {
+                v = le64toh(load64(src + i)) & (~0ull >> (8 * (8 - rem)));
+            } else {
+                for (size_t k = 0; k < rem; k++)
+                    v |= (uint64_t)src[i + k] << (8 * k);
+            }
+            v = lower8(v);
+            uint64_t st = htole64(v);
+            memcpy(m->qname + out, &st, 8);
+            out += rem;
+            *h = (*h ^ v) * 0x100000001b3ull;
+            *h ^= *h >> 29;
         }
-        *h = (*h ^ '.') * 0x100000001b3ull;
         pos += 1u + len;
     }
     m->qname[out] = 0;

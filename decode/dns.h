@@ -30,7 +30,7 @@ struct dns_msg {
     uint16_t qtype, qclass;
     uint16_t qname_len;        /* bytes of the dotted name (labels may contain any byte, NUL too) */
     uint64_t qhash;            /* of lowercased name, type and class; 0 if no question */
-    char qname[DNS_MAX_NAME + 1];
+    char qname[DNS_MAX_NAME + 1 + 8]; /* + 8: room for word-sized stores */
 };
 
 enum decode_error dns_parse(struct bytes b, struct dns_msg *out);

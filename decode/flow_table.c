@@ -99,14 +99,16 @@ static inline uint64_t load64(const uint8_t *p)
 
 uint32_t flow_key_hash(const struct flow_key *k)
 {
+    /* the five words multiplied independently (no chain of dependent
+     * multiplies), then mixed so that high bits reach the low ones the
+     * table index uses */
+    _Static_assert(sizeof *k == 40, "flow_key is five words");
     const uint8_t *p = (const uint8_t *)k;
-    uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (size_t i = 0; i < sizeof *k; i += 8) {
-        h ^= load64(p + i);
-        h *= 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 31;
-    }
-    h *= 0x94d049bb133111ebull;
+    uint64_t h = load64(p) * 0x9e3779b97f4a7c15ull ^ load64(p + 8) * 0xbf58476d1ce4e5b9ull ^
+                 load64(p + 16) * 0x94d049bb133111ebull ^ load64(p + 24) * 0xd6e8feb86659fd93ull ^
+                 load64(p + 32) * 0xc2b2ae3d27d4eb4full;
+    h ^= h >> 32;
+    h *= 0x9e3779b97f4a7c15ull;
     h ^= h >> 29;
     return (uint32_t)h;
 }

@@ -45,11 +45,12 @@ enum decode_error ipv4_parse(struct bytes b, bool wire_truncated, struct ip_resu
         return DERR_IPV4_BAD_HLEN;
     if (!bytes_has(&b, 0, hlen))
         return DERR_IPV4_TRUNCATED;
-    rd_u16be(&b, 2, &totlen);
-    rd_u16be(&b, 4, &id);
-    rd_u16be(&b, 6, &frag);
-    rd_u8(&b, 8, &ttl);
-    rd_u8(&b, 9, &proto);
+    /* the fixed header is within the checked hlen >= 20 bytes */
+    totlen = (uint16_t)(b.p[2] << 8 | b.p[3]);
+    id = (uint16_t)(b.p[4] << 8 | b.p[5]);
+    frag = (uint16_t)(b.p[6] << 8 | b.p[7]);
+    ttl = b.p[8];
+    proto = b.p[9];
     if (totlen < hlen)
         return DERR_IPV4_BAD_TOTLEN;
 

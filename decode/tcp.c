@@ -65,13 +65,15 @@ enum decode_error tcp_parse(struct bytes b, uint32_t l4_len, struct tcp_result *
         return DERR_TCP_TRUNCATED;
     if (!bytes_has(&b, 0, TCP_MIN_HLEN))
         return DERR_TCP_TRUNCATED;
-    rd_u16be(&b, 0, &out->sport);
-    rd_u16be(&b, 2, &out->dport);
-    rd_u32be(&b, 4, &out->seq);
-    rd_u32be(&b, 8, &out->ack);
-    rd_u8(&b, 12, &doff);
-    rd_u8(&b, 13, &flags);
-    rd_u16be(&b, 14, &out->window);
+    /* the fixed 20 bytes were checked just above */
+    const uint8_t *h = b.p;
+    out->sport = (uint16_t)(h[0] << 8 | h[1]);
+    out->dport = (uint16_t)(h[2] << 8 | h[3]);
+    out->seq = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+    out->ack = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+    doff = h[12];
+    flags = h[13];
+    out->window = (uint16_t)(h[14] << 8 | h[15]);
     size_t hlen = (size_t)(doff >> 4) * 4;
     if (hlen < TCP_MIN_HLEN || hlen > l4_len)
         return DERR_TCP_BAD_OFFSET;

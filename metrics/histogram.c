@@ -57,6 +57,10 @@ void hist_le_counts(const struct histogram *h, int bytes, uint64_t out[HIST_LE_C
     uint64_t cum = 0;
     uint32_t i = 0;
     for (int k = 0; k < HIST_LE_COUNT; k++) {
+        if (cum == h->count) { /* every sample counted: the rest are all of them */
+            out[k] = cum;
+            continue;
+        }
         uint64_t le_ns = bytes ? (uint64_t)hist_le_bytes[k]
                                : (uint64_t)(hist_le_seconds[k] * 1e9 + 0.5);
         while (i < HIST_BUCKETS && hist_bucket_lower(i) <= le_ns)

@@ -189,17 +189,19 @@ static void housekeeping(struct worker *w)
 void worker_handle_burst(struct worker *w, const struct sw_packet *pkts, unsigned n)
 {
     struct decoded d;
-    struct peek pk[PREFETCH_AHEAD];  /* ring: packet i's peek is pk[i % PREFETCH_AHEAD] */
+    /* ring of twice the distance: packet i's peek is pk[i % PEEK_RING], and
+     * the prefetch for packet i + PREFETCH_AHEAD writes another slot, so the
+     * current one is used in place, not copied */
+#define PEEK_RING (2 * PREFETCH_AHEAD)
+    struct peek pk[PEEK_RING];
 
-    for (unsigned i = 0; i < PREFETCH_AHEAD; i++)
-        pk[i].ok = 0;
     for (unsigned i = 0; i < n && i < PREFETCH_AHEAD; i++)
         prefetch_packet(w, &pkts[i], &pk[i]);
     for (unsigned i = 0; i < n; i++) {
         const struct sw_packet *p = &pkts[i];
-        struct peek cur = pk[i % PREFETCH_AHEAD];
+        const struct peek *cur = &pk[i % PEEK_RING];
         if (i + PREFETCH_AHEAD < n)
-            prefetch_packet(w, &pkts[i + PREFETCH_AHEAD], &pk[i % PREFETCH_AHEAD]);
+            prefetch_packet(w, &pkts[i + PREFETCH_AHEAD], &pk[(i + PREFETCH_AHEAD) % PEEK_RING]);
         w->packets++;
         w->bytes += p->wirelen;
         /* the clock never runs backwards, even in a badly merged capture;
@@ -230,7 +232,7 @@ void worker_handle_burst(struct worker *w, const struct sw_packet *pkts, unsigne
         }
         switch (decode_packet(&w->dec, p->data, p->caplen, p->wirelen, w->now_ns, &d)) {
         case DECODE_STATUS_L4:
-            handle_l4(w, &d, &cur);
+            handle_l4(w, &d, cur);
             break;
         case DECODE_STATUS_NOT_IP:
             w->not_ip++;
