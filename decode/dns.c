@@ -110,12 +110,14 @@ enum decode_error dns_parse(struct bytes b, struct dns_msg *m)
     uint16_t flags;
     if (!bytes_has(&b, 0, DNS_HEADER_LEN))
         return DERR_DNS_TRUNCATED;
-    rd_u16be(&b, 0, &m->id);
-    rd_u16be(&b, 2, &flags);
-    rd_u16be(&b, 4, &m->qdcount);
-    rd_u16be(&b, 6, &m->ancount);
-    rd_u16be(&b, 8, &m->nscount);
-    rd_u16be(&b, 10, &m->arcount);
+    /* the 12-byte header was checked just above */
+    const uint8_t *hd = b.p;
+    m->id = (uint16_t)(hd[0] << 8 | hd[1]);
+    flags = (uint16_t)(hd[2] << 8 | hd[3]);
+    m->qdcount = (uint16_t)(hd[4] << 8 | hd[5]);
+    m->ancount = (uint16_t)(hd[6] << 8 | hd[7]);
+    m->nscount = (uint16_t)(hd[8] << 8 | hd[9]);
+    m->arcount = (uint16_t)(hd[10] << 8 | hd[11]);
     m->qr = (uint8_t)(flags >> 15);
     m->opcode = (uint8_t)((flags >> 11) & 0x0f);
     m->tc = (uint8_t)((flags >> 9) & 1);

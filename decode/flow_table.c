@@ -13,7 +13,7 @@
 #define SWEEP_BATCH 16
 
 _Static_assert(sizeof(struct flow) == 256, "a flow record is four cache lines");
-_Static_assert(offsetof(struct flow, app) == 88, "analyzer area offset");
+_Static_assert(offsetof(struct flow, app) == 64, "analyzer area offset");
 _Static_assert(offsetof(struct flow, last_ns) + sizeof(uint64_t) <= 64,
                "the sweep reads one cache line per record");
 
@@ -206,7 +206,7 @@ struct flow *flow_table_get(struct flow_table *ft, const struct flow_key *k, uin
     f->key = *k;
     f->hash = hash;
     f->used = 1;
-    f->first_ns = f->last_ns = now_ns;
+    f->last_ns = now_ns;
     ft->index[i] = (uint64_t)hash << 32 | (uint64_t)(r + 1);
     ft->count++;
     ft->created++;

@@ -50,10 +50,8 @@ struct flow {
     uint8_t pad2[3];
     uint64_t last_ns;        /* in the first cache line with used/done/key: all the
                               * idle sweep reads */
-    uint64_t first_ns;
-    uint64_t packets[2];     /* by direction */
     /* analyzer state (src/analyzers) */
-    uint8_t app[256 - 88];
+    uint8_t app[256 - 64];
 };
 
 /* A reference that stays valid, or detectably stale, across evictions. */

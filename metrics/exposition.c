@@ -127,10 +127,19 @@ static void histogram_series_as(FILE *out, const char *name, const struct server
     value_u64(out, h->count);
 }
 
-static void histogram_series(FILE *out, const char *name, const struct server_stats *s,
-                             const struct hist_snap *h)
+enum seen_proto { SEEN_DNS, SEEN_TCP, SEEN_HTTP };
+
+/* A per-server histogram family: every server that has seen the protocol. */
+static void histogram_family(FILE *out, const struct metrics_view *r, enum seen_proto proto,
+                             const char *name, const char *help, enum server_hist k)
 {
-    histogram_series_as(out, name, s, h, 0);
+    family(out, name, "histogram", help);
+    for (uint32_t i = 0; i < r->nservers; i++) {
+        const struct server_snap *sv = &r->servers[i];
+        const struct server_stats *s = &sv->st;
+        if (proto == SEEN_DNS ? s->seen_dns : proto == SEEN_TCP ? s->seen_tcp : s->seen_http)
+            histogram_series_as(out, name, s, &sv->h[k], server_hist_is_bytes(k));
+    }
 }
 
 static void render_servers(FILE *out, const struct metrics_view *r)
@@ -151,9 +160,8 @@ static void render_servers(FILE *out, const struct metrics_view *r)
            "DNS responses that matched no pending query (late, duplicate or unsolicited).");
     PER_SERVER(r, seen_dns,
                counter1(out, "spanwatch_dns_unmatched_responses_total", s, s->dns_unmatched);)
-    family(out, "spanwatch_dns_latency_seconds", "histogram",
-           "DNS query to matching response.");
-    PER_SERVER(r, seen_dns, histogram_series(out, "spanwatch_dns_latency_seconds", s, &sv->h[HIST_DNS]);)
+    histogram_family(out, r, SEEN_DNS, "spanwatch_dns_latency_seconds",
+           "DNS query to matching response.", HIST_DNS);
 
     family(out, "spanwatch_tcp_connections_total", "counter",
            "TCP connection attempts (first SYN).");
@@ -166,13 +174,11 @@ static void render_servers(FILE *out, const struct metrics_view *r)
         fprintf(out, ",reason=\"%s\"}", hs_failure_name[c]);
         value_u64(out, s->tcp_hs_failures[c]);
     })
-    family(out, "spanwatch_tcp_handshake_rtt_seconds", "histogram",
-           "TCP first SYN to the ACK that completes the handshake.");
-    PER_SERVER(r, seen_tcp, histogram_series(out, "spanwatch_tcp_handshake_rtt_seconds", s, &sv->h[HIST_TCP_RTT]);)
-    family(out, "spanwatch_tcp_data_rtt_seconds", "histogram",
+    histogram_family(out, r, SEEN_TCP, "spanwatch_tcp_handshake_rtt_seconds",
+           "TCP first SYN to the ACK that completes the handshake.", HIST_TCP_RTT);
+    histogram_family(out, r, SEEN_TCP, "spanwatch_tcp_data_rtt_seconds",
            "TCP data RTT: server data segment to the client ACK that covers it (Karn: never "
-           "for retransmitted data), plus the server leg of the connection's handshake.");
-    PER_SERVER(r, seen_tcp, histogram_series(out, "spanwatch_tcp_data_rtt_seconds", s, &sv->h[HIST_TCP_DATA_RTT]);)
+           "for retransmitted data), plus the server leg of the connection's handshake.", HIST_TCP_DATA_RTT);
     family(out, "spanwatch_tcp_resets_total", "counter",
            "TCP connections reset after the handshake (counted once per connection).");
     PER_SERVER(r, seen_tcp, counter1(out, "spanwatch_tcp_resets_total", s, s->tcp_resets);)
@@ -193,16 +199,13 @@ static void render_servers(FILE *out, const struct metrics_view *r)
         fprintf(out, ",code=\"%d\"}", c + HTTP_CODE_MIN);
         value_u64(out, s->http_codes[c]);
     })
-    family(out, "spanwatch_http_latency_seconds", "histogram",
-           "HTTP request fully sent (headers complete) to the first byte of its response.");
-    PER_SERVER(r, seen_http, histogram_series(out, "spanwatch_http_latency_seconds", s, &sv->h[HIST_HTTP]);)
-    family(out, "spanwatch_http_server_time_seconds", "histogram",
+    histogram_family(out, r, SEEN_HTTP, "spanwatch_http_latency_seconds",
+           "HTTP request fully sent (headers complete) to the first byte of its response.", HIST_HTTP);
+    histogram_family(out, r, SEEN_HTTP, "spanwatch_http_server_time_seconds",
            "HTTP server think time: request complete to first response byte, minus the "
-           "connection's server-side network leg (SYN to SYN-ACK at the tap).");
-    PER_SERVER(r, seen_http, histogram_series(out, "spanwatch_http_server_time_seconds", s, &sv->h[HIST_HTTP_SERVER_TIME]);)
-    family(out, "spanwatch_http_response_bytes", "histogram",
-           "HTTP response size: head plus body bytes seen (chunk framing excluded).");
-    PER_SERVER(r, seen_http, histogram_series_as(out, "spanwatch_http_response_bytes", s, &sv->h[HIST_HTTP_RESP_BYTES], 1);)
+           "connection's server-side network leg (SYN to SYN-ACK at the tap).", HIST_HTTP_SERVER_TIME);
+    histogram_family(out, r, SEEN_HTTP, "spanwatch_http_response_bytes",
+           "HTTP response size: head plus body bytes seen (chunk framing excluded).", HIST_HTTP_RESP_BYTES);
 }
 
 int expo_render(FILE *out, const struct metrics_view *v)

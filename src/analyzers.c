@@ -538,15 +538,32 @@ static void tcp_track_seq(struct worker *w, struct flow_app *fa, uint8_t dir,
     uint32_t len = t->payload_len;
     uint32_t end = t->seq + len + ((t->flags & (TCP_SYN | TCP_FIN)) ? 1 : 0);
     uint32_t now_t = time_t10(w->now_ns);
+    /* the retransmission / out-of-order split runs on the packets' own
+     * timestamps, as Wireshark's does: a segment stamped before the one
+     * that advanced next_seq (captures merged from several CPUs do that)
+     * has a "negative" distance, which as an unsigned number is never
+     * below the threshold, so it counts as a retransmission there too */
+    uint32_t pkt_t = time_t10(w->pkt_ns);
     if (len > 0)
         w->servers.s[fa->server - 1].tcp_data_segments++;
     bool old = len > 0 && fa->seq_valid[dir] && seq_lt(t->seq, fa->next_seq[dir]);
     if (old && !(len == 1 && t->seq == fa->next_seq[dir] - 1)) {
+        /* as Wireshark: data the peer has already acknowledged is a
+         * (spurious) retransmission; else a segment within one initial RTT
+         * of the highest one that does not end where it ends is out of
+         * order; else a retransmission */
+        uint8_t peer = dir ^ 1;
+        bool acked = (fa->flags & (FA_ACK_SEEN << peer)) && fa->lastack[peer] &&
+                     !seq_lt(fa->lastack[peer], t->seq + len);
         uint32_t thres = (fa->flags & FA_HS_DONE) && fa->irtt_t ? fa->irtt_t : OOO_DEFAULT_T;
-        bool out_of_order = now_t - fa->next_seq_t[dir] < thres &&
+        bool out_of_order = !acked && pkt_t - fa->next_seq_t[dir] < thres &&
                             t->seq + len != fa->next_seq[dir];
         if (!out_of_order)
             server_for_sample(&w->servers, fa->server - 1)->tcp_retransmits++;
+    }
+    if (t->flags & TCP_ACK) {
+        fa->lastack[dir] = t->ack;
+        fa->flags |= (uint8_t)(FA_ACK_SEEN << dir);
     }
     /* data RTT: one server->client segment timed at a time, to the client's
      * ACK that covers it; never across a retransmission (Karn) */
@@ -568,7 +585,7 @@ static void tcp_track_seq(struct worker *w, struct flow_app *fa, uint8_t dir,
     if (!fa->seq_valid[dir] || seq_lt(fa->next_seq[dir], end)) {
         fa->next_seq[dir] = end;
         fa->seq_valid[dir] = 1;
-        fa->next_seq_t[dir] = now_t;
+        fa->next_seq_t[dir] = pkt_t;
     }
 }
 

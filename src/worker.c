@@ -113,7 +113,6 @@ static void handle_l4(struct worker *w, const struct decoded *d, const struct pe
     }
     if (w->now_ns > f->last_ns)
         f->last_ns = w->now_ns;
-    f->packets[dir]++;
     if (d->l4 == 6)
         analyze_tcp(w, f, dir, d);
     else if (d->l4 == 17)
@@ -204,6 +203,7 @@ void worker_handle_burst(struct worker *w, const struct sw_packet *pkts, unsigne
             prefetch_packet(w, &pkts[i + PREFETCH_AHEAD], &pk[(i + PREFETCH_AHEAD) % PEEK_RING]);
         w->packets++;
         w->bytes += p->wirelen;
+        w->pkt_ns = p->ts_ns;
         /* the clock never runs backwards, even in a badly merged capture;
          * a packet stamped more than TS_BACK_NS before it, or a jump of more
          * than TS_JUMP_NS ahead, is counted (both are handled: timers work

@@ -32,6 +32,7 @@ struct worker {
     uint64_t not_ip;          /* valid frames that carry no IP (ARP, LLDP, ...) */
     uint64_t first_ns;        /* earliest packet time seen */
     uint64_t now_ns;          /* latest packet time seen: the worker's clock */
+    uint64_t pkt_ns;          /* the current packet's own timestamp (may be < now_ns) */
     uint64_t next_housekeeping_ns;
     struct alert_engine *alerts;  /* run at window ends in packet time; NULL = none */
 };

@@ -19,18 +19,10 @@ import subprocess
 import sys
 import tempfile
 
+from checks import check, finish
+
 sw, dash_path, pcap, cfg = sys.argv[1:5]
 promtool = sys.argv[5] if len(sys.argv) > 5 else None
-passed = failed = 0
-
-
-def check(ok, msg):
-    global passed, failed
-    print(("ok   " if ok else "FAIL ") + msg)
-    if ok:
-        passed += 1
-    else:
-        failed += 1
 
 
 try:
@@ -38,8 +30,7 @@ try:
     check(True, "%s is valid JSON" % dash_path)
 except ValueError as e:
     check(False, "%s: %s" % (dash_path, e))
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1)
+    finish()
 
 exprs = []
 def walk(o):
@@ -83,5 +74,4 @@ if promtool:
     check(r.returncode == 0, "promtool check rules accepts all %d queries%s" %
           (len(rules), "" if r.returncode == 0 else ": " + (r.stdout + r.stderr).strip()[-600:]))
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -30,16 +30,8 @@ import tempfile
 
 sw, src = sys.argv[1], sys.argv[2]
 here = os.path.dirname(os.path.abspath(__file__))
-passed = failed = 0
-
-
-def check(ok, msg):
-    global passed, failed
-    print(("ok   " if ok else "FAIL ") + msg)
-    if ok:
-        passed += 1
-    else:
-        failed += 1
+sys.path.insert(0, here)
+from checks import check, finish  # noqa: E402
 
 
 CONFIG = """
@@ -229,5 +221,4 @@ with tempfile.TemporaryDirectory() as tmp:
               "%s: data RTT %s samples sum %.6f s; reference on tshark %d sum %.6f s" % (
                   name, got_dn, got_ds or 0, len(drtt), sum(drtt)))
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()
