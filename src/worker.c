@@ -89,6 +89,7 @@ static void handle_l4(struct worker *w, const struct decoded *d, const struct pe
     uint8_t dir;
     bool created;
     struct flow_key k;
+    const struct flow_key *key = &k;
     uint32_t hash;
 
     if (d->l4 == 6) {
@@ -99,14 +100,14 @@ static void handle_l4(struct worker *w, const struct decoded *d, const struct pe
         dport = d->udp.dport;
     }
     if (peek_matches(pk, &d->ip.src, sport, &d->ip.dst, dport, d->l4)) {
-        k = pk->k;
+        key = &pk->k; /* used in place: the peek ring slot outlives this packet */
         dir = pk->dir;
         hash = pk->hash;
     } else {
         flow_key_make(&k, &d->ip.src, sport, &d->ip.dst, dport, d->l4, &dir);
         hash = flow_key_hash(&k);
     }
-    struct flow *f = flow_table_get(&w->flows, &k, hash, w->now_ns, &created);
+    struct flow *f = flow_table_get(&w->flows, key, hash, w->now_ns, &created);
     if (created) {
         f->initiator = dir;
         f->vlan = d->l2.nvlan ? d->l2.vlan[0] : 0;
@@ -130,7 +131,6 @@ static void handle_l4(struct worker *w, const struct decoded *d, const struct pe
 
 static void prefetch_packet(struct worker *w, const struct sw_packet *p, struct peek *pk)
 {
-    static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
     const uint8_t *d = p->data;
     uint32_t n = p->caplen, off = 14;
     pk->ok = 0;
@@ -143,6 +143,7 @@ static void prefetch_packet(struct worker *w, const struct sw_packet *p, struct 
         et = (unsigned)d[off + 2] << 8 | d[off + 3];
         off += 4;
     }
+    static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
     struct ip_addr src, dst;
     uint8_t proto;
     uint32_t l4;
