@@ -863,7 +863,7 @@ static void server_table(struct server_registry *r)
     for (uint32_t k = 0; k < n; k++) {
         const struct server_stats *st = order[k];
         uint32_t idx = (uint32_t)(st - r->s);
-        char p50[16], p99[16], details[160];
+        char p50[16], p99[16], details[256], extra[16], extra2[16];
         if (st->seen_dns) {
             uint64_t answered = 0;
             for (int c = 0; c < RCODE_COUNT; c++)
@@ -889,11 +889,14 @@ static void server_table(struct server_registry *r)
             const struct histogram *h = server_hist(r, idx, HIST_TCP_RTT);
             fmt_latency(p50, sizeof p50, hist_quantile(h, 0.5));
             fmt_latency(p99, sizeof p99, hist_quantile(h, 0.99));
+            fmt_latency(extra, sizeof extra,
+                        hist_quantile(server_hist(r, idx, HIST_TCP_DATA_RTT), 0.5));
             snprintf(details, sizeof details,
-                     "handshake rtt; refused %" PRIu64 ", timed out %" PRIu64 ", resets %" PRIu64
-                     ", retransmits %" PRIu64 ", stream gaps %" PRIu64 " B",
-                     st->tcp_hs_failures[HS_FAIL_RESET], st->tcp_hs_failures[HS_FAIL_TIMEOUT],
-                     st->tcp_resets, st->tcp_retransmits, st->tcp_stream_gaps);
+                     "handshake rtt; data rtt p50 %s; refused %" PRIu64 ", timed out %" PRIu64
+                     ", resets %" PRIu64 ", retransmits %" PRIu64 ", stream gaps %" PRIu64 " B",
+                     extra, st->tcp_hs_failures[HS_FAIL_RESET],
+                     st->tcp_hs_failures[HS_FAIL_TIMEOUT], st->tcp_resets, st->tcp_retransmits,
+                     st->tcp_stream_gaps);
             fprintf(stderr, "spanwatch: %-28s %-5s %9" PRIu64 " %8" PRIu64 " %6.1f%% %9s %9s  %s\n",
                     st->label, "tcp", st->tcp_connections, err,
                     st->tcp_connections ? 100.0 * (double)err / (double)st->tcp_connections : 0.0,
@@ -912,9 +915,17 @@ static void server_table(struct server_registry *r)
             const struct histogram *h = server_hist(r, idx, HIST_HTTP);
             fmt_latency(p50, sizeof p50, hist_quantile(h, 0.5));
             fmt_latency(p99, sizeof p99, hist_quantile(h, 0.99));
+            fmt_latency(extra, sizeof extra,
+                        hist_quantile(server_hist(r, idx, HIST_HTTP_SERVER_TIME), 0.5));
+            const struct histogram *hb = server_hist(r, idx, HIST_HTTP_RESP_BYTES);
+            if (hb->count)
+                snprintf(extra2, sizeof extra2, "%" PRIu64 " B", hist_quantile(hb, 0.5));
+            else
+                snprintf(extra2, sizeof extra2, "-");
             snprintf(details, sizeof details,
                      "2xx %" PRIu64 ", 3xx %" PRIu64 ", 4xx %" PRIu64 ", 5xx %" PRIu64
-                     ", 1xx %" PRIu64, c2, c3, c4, c5, other);
+                     ", 1xx %" PRIu64 "; server time p50 %s, response size p50 %s",
+                     c2, c3, c4, c5, other, extra, extra2);
             fprintf(stderr, "spanwatch: %-28s %-5s %9" PRIu64 " %8" PRIu64 " %6.1f%% %9s %9s  %s\n",
                     st->label, "http", st->http_requests, c5,
                     st->http_requests ? 100.0 * (double)c5 / (double)st->http_requests : 0.0, p50,
