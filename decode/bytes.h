@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct bytes {
     const uint8_t *p;
@@ -31,6 +32,27 @@ static inline bool bytes_has(const struct bytes *b, size_t off, size_t n)
     return off <= b->len && n <= b->len - off;
 }
 
+/* Unchecked loads, for a range the caller has just checked with bytes_has
+ * (a fixed header read field by field after one check) and for the
+ * readers below. */
+static inline uint16_t load_be16(const uint8_t *p)
+{
+    return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
+}
+
+static inline uint32_t load_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* eight bytes in host order (hashing, word-at-a-time scanning) */
+static inline uint64_t load_u64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
 static inline bool rd_u8(const struct bytes *b, size_t off, uint8_t *out)
 {
     if (!bytes_has(b, off, 1)) {
@@ -47,7 +69,7 @@ static inline bool rd_u16be(const struct bytes *b, size_t off, uint16_t *out)
         *out = 0;
         return false;
     }
-    *out = (uint16_t)((uint16_t)b->p[off] << 8 | b->p[off + 1]);
+    *out = load_be16(b->p + off);
     return true;
 }
 
@@ -67,8 +89,7 @@ static inline bool rd_u32be(const struct bytes *b, size_t off, uint32_t *out)
         *out = 0;
         return false;
     }
-    *out = (uint32_t)b->p[off] << 24 | (uint32_t)b->p[off + 1] << 16 |
-           (uint32_t)b->p[off + 2] << 8 | (uint32_t)b->p[off + 3];
+    *out = load_be32(b->p + off);
     return true;
 }
 

@@ -6,13 +6,6 @@
 #include <endian.h>
 #include <string.h>
 
-static inline uint64_t load64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* ASCII A-Z to a-z in all eight bytes of v; other bytes unchanged. */
 static inline uint64_t lower8(uint64_t v)
 {
@@ -74,7 +67,7 @@ static enum decode_error dns_name(struct bytes b, size_t *off, struct dns_msg *m
         size_t i = 0;
         *h = (*h ^ len) * 0x100000001b3ull;
         for (; i + 8 <= len; i += 8) {
-            uint64_t v = lower8(le64toh(load64(src + i)));
+            uint64_t v = lower8(le64toh(load_u64(src + i)));
             uint64_t st = htole64(v);
             memcpy(m->qname + out, &st, 8);
             out += 8;
@@ -85,7 +78,7 @@ static enum decode_error dns_name(struct bytes b, size_t *off, struct dns_msg *m
         if (rem) {
             uint64_t v = 0;
             if (b.len - (pos + 1 + i) >= 8) {
-                v = le64toh(load64(src + i)) & (~0ull >> (8 * (8 - rem)));
+                v = le64toh(load_u64(src + i)) & (~0ull >> (8 * (8 - rem)));
             } else {
                 for (size_t k = 0; k < rem; k++)
                     v |= (uint64_t)src[i + k] << (8 * k);
@@ -112,12 +105,12 @@ enum decode_error dns_parse(struct bytes b, struct dns_msg *m)
         return DERR_DNS_TRUNCATED;
     /* the 12-byte header was checked just above */
     const uint8_t *hd = b.p;
-    m->id = (uint16_t)(hd[0] << 8 | hd[1]);
-    flags = (uint16_t)(hd[2] << 8 | hd[3]);
-    m->qdcount = (uint16_t)(hd[4] << 8 | hd[5]);
-    m->ancount = (uint16_t)(hd[6] << 8 | hd[7]);
-    m->nscount = (uint16_t)(hd[8] << 8 | hd[9]);
-    m->arcount = (uint16_t)(hd[10] << 8 | hd[11]);
+    m->id = load_be16(hd);
+    flags = load_be16(hd + 2);
+    m->qdcount = load_be16(hd + 4);
+    m->ancount = load_be16(hd + 6);
+    m->nscount = load_be16(hd + 8);
+    m->arcount = load_be16(hd + 10);
     m->qr = (uint8_t)(flags >> 15);
     m->opcode = (uint8_t)((flags >> 11) & 0x0f);
     m->tc = (uint8_t)((flags >> 9) & 1);

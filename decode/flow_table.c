@@ -63,15 +63,8 @@ void flow_key_make(struct flow_key *k, const struct ip_addr *src, uint16_t sport
                    const struct ip_addr *dst, uint16_t dport, uint8_t proto, uint8_t *dir)
 {
     /* memcmp order (bytes as a big-endian number), without the call */
-    uint64_t s0, s1, d0, d1;
-    memcpy(&s0, src->b, 8);
-    memcpy(&s1, src->b + 8, 8);
-    memcpy(&d0, dst->b, 8);
-    memcpy(&d1, dst->b + 8, 8);
-    s0 = __builtin_bswap64(s0);
-    s1 = __builtin_bswap64(s1);
-    d0 = __builtin_bswap64(d0);
-    d1 = __builtin_bswap64(d1);
+    uint64_t s0 = __builtin_bswap64(load_u64(src->b)), s1 = __builtin_bswap64(load_u64(src->b + 8));
+    uint64_t d0 = __builtin_bswap64(load_u64(dst->b)), d1 = __builtin_bswap64(load_u64(dst->b + 8));
     bool src_lo = s0 != d0 ? s0 < d0 : s1 != d1 ? s1 < d1 : sport <= dport;
     if (src_lo) {
         k->lo = *src;
@@ -90,13 +83,6 @@ void flow_key_make(struct flow_key *k, const struct ip_addr *src, uint16_t sport
     k->pad[0] = k->pad[1] = k->pad[2] = 0;
 }
 
-static inline uint64_t load64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 uint32_t flow_key_hash(const struct flow_key *k)
 {
     /* the five words multiplied independently (no chain of dependent
@@ -104,9 +90,9 @@ uint32_t flow_key_hash(const struct flow_key *k)
      * table index uses */
     _Static_assert(sizeof *k == 40, "flow_key is five words");
     const uint8_t *p = (const uint8_t *)k;
-    uint64_t h = load64(p) * 0x9e3779b97f4a7c15ull ^ load64(p + 8) * 0xbf58476d1ce4e5b9ull ^
-                 load64(p + 16) * 0x94d049bb133111ebull ^ load64(p + 24) * 0xd6e8feb86659fd93ull ^
-                 load64(p + 32) * 0xc2b2ae3d27d4eb4full;
+    uint64_t h = load_u64(p) * 0x9e3779b97f4a7c15ull ^ load_u64(p + 8) * 0xbf58476d1ce4e5b9ull ^
+                 load_u64(p + 16) * 0x94d049bb133111ebull ^ load_u64(p + 24) * 0xd6e8feb86659fd93ull ^
+                 load_u64(p + 32) * 0xc2b2ae3d27d4eb4full;
     h ^= h >> 32;
     h *= 0x9e3779b97f4a7c15ull;
     h ^= h >> 29;

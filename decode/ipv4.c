@@ -46,9 +46,9 @@ enum decode_error ipv4_parse(struct bytes b, bool wire_truncated, struct ip_resu
     if (!bytes_has(&b, 0, hlen))
         return DERR_IPV4_TRUNCATED;
     /* the fixed header is within the checked hlen >= 20 bytes */
-    totlen = (uint16_t)(b.p[2] << 8 | b.p[3]);
-    id = (uint16_t)(b.p[4] << 8 | b.p[5]);
-    frag = (uint16_t)(b.p[6] << 8 | b.p[7]);
+    totlen = load_be16(b.p + 2);
+    id = load_be16(b.p + 4);
+    frag = load_be16(b.p + 6);
     ttl = b.p[8];
     proto = b.p[9];
     if (totlen < hlen)

@@ -67,13 +67,13 @@ enum decode_error tcp_parse(struct bytes b, uint32_t l4_len, struct tcp_result *
         return DERR_TCP_TRUNCATED;
     /* the fixed 20 bytes were checked just above */
     const uint8_t *h = b.p;
-    out->sport = (uint16_t)(h[0] << 8 | h[1]);
-    out->dport = (uint16_t)(h[2] << 8 | h[3]);
-    out->seq = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
-    out->ack = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+    out->sport = load_be16(h);
+    out->dport = load_be16(h + 2);
+    out->seq = load_be32(h + 4);
+    out->ack = load_be32(h + 8);
     doff = h[12];
     flags = h[13];
-    out->window = (uint16_t)(h[14] << 8 | h[15]);
+    out->window = load_be16(h + 14);
     size_t hlen = (size_t)(doff >> 4) * 4;
     if (hlen < TCP_MIN_HLEN || hlen > l4_len)
         return DERR_TCP_BAD_OFFSET;

@@ -13,9 +13,9 @@ enum decode_error udp_parse(struct bytes b, uint32_t l4_len, struct udp_result *
     if (l4_len < UDP_HLEN || !bytes_has(&b, 0, UDP_HLEN))
         return DERR_UDP_TRUNCATED;
     /* the 8-byte header was checked just above */
-    out->sport = (uint16_t)(b.p[0] << 8 | b.p[1]);
-    out->dport = (uint16_t)(b.p[2] << 8 | b.p[3]);
-    length = (uint16_t)(b.p[4] << 8 | b.p[5]);
+    out->sport = load_be16(b.p);
+    out->dport = load_be16(b.p + 2);
+    length = load_be16(b.p + 4);
     if (length < UDP_HLEN || length > l4_len)
         return DERR_UDP_BAD_LENGTH;
     out->length = length;

@@ -76,13 +76,13 @@ static void take(struct am_sender *s, const struct am_msg *m)
         s->known[i].starts_ns = m->at_ns;
     }
     struct known *k = &s->known[i];
-    int new_episode = fresh || (m->firing && (!k->m.firing || k->resolved_unsent));
-    if (m->firing && (!k->m.firing || k->resolved_unsent))
+    int new_episode = m->firing && (!k->m.firing || k->resolved_unsent);
+    if (new_episode)
         k->starts_ns = m->at_ns; /* a new firing episode */
     char dom[sizeof k->m.fault_domain];
     memcpy(dom, k->m.fault_domain, sizeof dom);
     k->m = *m;
-    if (!new_episode && dom[0]) /* same episode: same labels */
+    if (!fresh && !new_episode) /* same episode: same labels */
         memcpy(k->m.fault_domain, dom, sizeof dom);
     k->resolved_unsent = !m->firing;
 }

@@ -151,7 +151,6 @@ int alerts_init(struct alert_engine *e, const struct config *cfg, alert_cb cb, v
     e->cb_ctx = ctx;
     e->nrules = cfg->n_rules;
     e->nslots = cfg->max_servers + 1;
-    e->active = 1; /* fault-domain attribution runs with or without rules */
     e->rule_group = calloc(e->nrules ? e->nrules : 1, 1);
     e->inst = calloc((size_t)e->nrules * e->nslots, sizeof *e->inst);
     e->fired_total = calloc(e->nrules, sizeof *e->fired_total);
@@ -315,6 +314,20 @@ void alerts_carry_over(struct alert_engine *e, const struct alert_engine *old_c)
     }
 }
 
+/* The server's attribution, as a transition carries it. */
+static void transition_fault(struct alert_transition *t, const struct fd_slot *fs)
+{
+    t->fault_domain = fault_domain_name[fs->judged ? fs->domain : FD_NONE];
+    t->fault_evidence = fs->judged ? fs->evidence : 0;
+}
+
+/* The order groups close in: the attribution's first, so that rules closing
+ * at the same time see the server's fresh attribution. */
+static unsigned group_in_order(const struct alert_engine *e, unsigned i)
+{
+    return i == 0 ? e->fd_group : i <= e->fd_group ? i - 1 : i;
+}
+
 static void make_pattern(const struct alert_inst *in, unsigned n, char *out)
 {
     unsigned len = in->nwin < n ? in->nwin : n;
@@ -339,14 +352,12 @@ void alerts_resolve_removed(struct alert_engine *old, const struct alert_engine 
             struct alert_inst *in = &old->inst[(size_t)j * old->nslots + slot];
             if (in->state != ALERT_FIRING)
                 continue;
-            const struct fd_slot *fs = &old->fd[slot];
             struct alert_transition t = {
                 .rule = r, .server = reg->s[slot].label, .firing = 0, .value = in->value,
                 .events = in->events, .win_start_ns = now_ns, .win_end_ns = now_ns,
                 .fired_at_ns = in->fired_at_ns, .removed = 1, .baseline = in->baseline,
-                .fault_domain = fault_domain_name[fs->judged ? fs->domain : FD_NONE],
-                .fault_evidence = fs->judged ? fs->evidence : 0,
             };
+            transition_fault(&t, &old->fd[slot]);
             make_pattern(in, r->of_last, t.pattern);
             in->state = ALERT_INACTIVE;
             if (old->cb)
@@ -357,7 +368,7 @@ void alerts_resolve_removed(struct alert_engine *old, const struct alert_engine 
 
 void alerts_start(struct alert_engine *e, uint64_t t0_ns)
 {
-    if (e->started || !e->active)
+    if (e->started)
         return;
     e->started = 1;
     e->t0 = t0_ns;
@@ -394,6 +405,13 @@ static double ring_median(const float *ring, uint32_t n)
     return n % 2 ? (double)tmp[n / 2] : ((double)tmp[n / 2 - 1] + (double)tmp[n / 2]) / 2;
 }
 
+/* A baseline: the median of the ring's n values once there are at least
+ * min of them (min >= 1, the config checks), else 0 (none yet). */
+static double ring_baseline(const float *ring, uint32_t n, uint32_t min)
+{
+    return n >= min ? ring_median(ring, n) : 0.0;
+}
+
 static void ring_push(float *ring, uint32_t cap, uint32_t *n, uint32_t *head, double v)
 {
     ring[*head] = (float)v;
@@ -413,9 +431,7 @@ static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, co
     if (ring) {
         /* baseline-relative: until min_baseline_windows good windows are
          * known the window cannot break (it is learning: sparse) */
-        in->baseline = in->nbase >= e->cfg->fd.min_baseline_windows && in->nbase
-                           ? ring_median(ring, in->nbase)
-                           : 0.0;
+        in->baseline = ring_baseline(ring, in->nbase, e->cfg->fd.min_baseline_windows);
         threshold = r->vs_baseline * in->baseline;
         if (in->baseline <= 0)
             sparse = 1;
@@ -442,13 +458,11 @@ static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, co
         in->good_streak++;
     unsigned nbad = (unsigned)__builtin_popcountll(in->bad & mask);
 
-    const struct fd_slot *fs = &e->fd[slot];
     struct alert_transition t = {
         .rule = r, .server = label, .value = v, .events = events, .win_start_ns = ws,
         .win_end_ns = we, .partial = partial, .nbad = nbad, .baseline = in->baseline,
-        .fault_domain = fault_domain_name[fs->judged ? fs->domain : FD_NONE],
-        .fault_evidence = fs->judged ? fs->evidence : 0,
     };
+    transition_fault(&t, &e->fd[slot]);
     if (in->state != ALERT_FIRING) {
         if (nbad >= r->bad_windows) {
             in->state = ALERT_FIRING;
@@ -515,9 +529,8 @@ enum fault_domain fd_judge(const struct fault_domain_cfg *c, struct fd_slot *s, 
     for (int i = 0; i < FDS_COUNT; i++) {
         const struct histogram *h = dh[fd_signal_hist[i]];
         s->value[i] = -1;
-        s->baseline[i] = s->nbase[i] >= c->min_baseline_windows
-                             ? (float)ring_median(&base[(size_t)i * nb], s->nbase[i])
-                             : 0;
+        s->baseline[i] = (float)ring_baseline(&base[(size_t)i * nb], s->nbase[i],
+                                              c->min_baseline_windows);
         if (!h || h->count < c->min_events)
             continue;
         double v = (double)hist_quantile(h, 0.5);
@@ -567,10 +580,9 @@ enum fault_domain fd_judge(const struct fault_domain_cfg *c, struct fd_slot *s, 
     return dom;
 }
 
-/* Judge one server slot for the window [ws, we) and keep its runs. */
+/* Judge one server slot for the window starting at ws and keep its runs. */
 static void fd_window(struct alert_engine *e, uint32_t slot, const struct server_stats *d,
-                      const struct histogram *const dh[SERVER_HIST_COUNT], uint64_t ws,
-                      uint64_t we)
+                      const struct histogram *const dh[SERVER_HIST_COUNT], uint64_t ws)
 {
     struct fd_slot *s = &e->fd[slot];
     uint8_t before = s->judged ? s->domain : FD_NONE;
@@ -593,7 +605,6 @@ static void fd_window(struct alert_engine *e, uint32_t slot, const struct server
         s->run = 0;
         s->run_evidence = 0;
     }
-    (void)we;
     s->judged = 1;
     s->domain = (uint8_t)dom;
     s->run++;
@@ -657,7 +668,7 @@ static void close_window(struct alert_engine *e, unsigned g, struct server_regis
                     }
                 }
                 if (g == e->fd_group && slot != reg->max)
-                    fd_window(e, slot, &d, dh, ws, we);
+                    fd_window(e, slot, &d, dh, ws);
                 for (unsigned ri = 0; ri < e->nrules; ri++) {
                     const struct rule *r = &e->cfg->rules[ri];
                     if (e->rule_group[ri] != g || !rule_covers(r, cur, slot == reg->max))
@@ -688,8 +699,7 @@ void alerts_advance(struct alert_engine *e, struct server_registry *r, uint64_t 
         return;
     e->next_close_ns = UINT64_MAX;
     for (unsigned i = 0; i < e->ngroups; i++) {
-        /* the attribution first: rules closing at the same time see it */
-        unsigned g = i == 0 ? e->fd_group : i <= e->fd_group ? i - 1 : i;
+        unsigned g = group_in_order(e, i);
         struct alert_group *G = &e->groups[g];
         unsigned closed = 0;
         while (G->start_ns + G->window_ns <= now_ns) {
@@ -709,11 +719,11 @@ void alerts_advance(struct alert_engine *e, struct server_registry *r, uint64_t 
 
 void alerts_finish(struct alert_engine *e, struct server_registry *r, uint64_t now_ns)
 {
-    if (!e->active || !e->started)
+    if (!e->started)
         return;
     alerts_advance(e, r, now_ns);
     for (unsigned i = 0; i < e->ngroups; i++) {
-        unsigned g = i == 0 ? e->fd_group : i <= e->fd_group ? i - 1 : i;
+        unsigned g = group_in_order(e, i);
         if (now_ns > e->groups[g].start_ns)
             close_window(e, g, r, 1);
     }
@@ -759,6 +769,11 @@ size_t alerts_json_escape(char *out, size_t len, const char *s)
     return o;
 }
 
+double alerts_transition_threshold(const struct alert_transition *t)
+{
+    return t->rule->vs_baseline > 0 ? t->rule->vs_baseline * t->baseline : t->rule->threshold;
+}
+
 int alerts_format_json(char *buf, size_t len, const struct alert_transition *t)
 {
     char rule[3 * CONFIG_NAME_MAX * 2], server[6 * SERVER_LABEL_MAX + 1], sev[200],
@@ -774,7 +789,7 @@ int alerts_format_json(char *buf, size_t len, const struct alert_transition *t)
     fault_evidence_format(evid, sizeof evid, t->fault_evidence);
     if (t->rule->vs_baseline > 0)
         snprintf(thr, sizeof thr, "%.6g,\"threshold_vs_baseline\":%.6g,\"baseline\":%.6g",
-                 t->rule->vs_baseline * t->baseline, t->rule->vs_baseline, t->baseline);
+                 alerts_transition_threshold(t), t->rule->vs_baseline, t->baseline);
     else
         snprintf(thr, sizeof thr, "%.6g", t->rule->threshold);
     return snprintf(buf, len,
@@ -791,6 +806,5 @@ int alerts_format_json(char *buf, size_t len, const struct alert_transition *t)
                     (unsigned long long)t->events, ws, we, (double)t->rule->window_ns / 1e9,
                     t->pattern, t->nbad, (unsigned)strlen(t->pattern), t->rule->bad_windows,
                     t->rule->of_last, t->rule->good_windows, fa, t->partial ? "true" : "false",
-                    t->removed ? "true" : "false", sev, summary,
-                    t->fault_domain ? t->fault_domain : "none", evid);
+                    t->removed ? "true" : "false", sev, summary, t->fault_domain, evid);
 }

@@ -118,7 +118,8 @@ struct alert_transition {
     char pattern[RULE_MAX_OF_LAST + 1];  /* oldest first: X bad, . good, - sparse */
     unsigned nbad;
     double baseline;       /* threshold_vs_baseline rules: the baseline compared with */
-    const char *fault_domain; /* the server's attribution at the transition */
+    const char *fault_domain; /* the server's attribution at the transition ("none" if
+                               * not judged yet); never NULL */
     unsigned fault_evidence;
 };
 
@@ -139,7 +140,6 @@ struct alert_engine {
     uint32_t nslots;           /* max_servers + 1 (the overflow slot) */
     unsigned nrules;
     unsigned ngroups;
-    int active;                /* rules, or fault-domain attribution: windows are closed */
     int started;
     uint64_t t0;
     uint64_t next_close_ns;    /* earliest window end over all groups */
@@ -165,7 +165,9 @@ struct alert_engine {
     void *cb_ctx;
 };
 
-/* 0 on success; the engine reads cfg's rules until alerts_free(). */
+/* 0 on success; the engine reads cfg's rules until alerts_free(). It
+ * always closes windows: the fault-domain attribution has its own window
+ * group (shared with rules of the same window length), rules or not. */
 int alerts_init(struct alert_engine *e, const struct config *cfg, alert_cb cb, void *ctx);
 void alerts_free(struct alert_engine *e);
 /* Move state of rules that are unchanged in e->cfg from old (same server
@@ -183,7 +185,7 @@ void alerts_start(struct alert_engine *e, uint64_t t0_ns);
 void alerts_advance(struct alert_engine *e, struct server_registry *r, uint64_t now_ns);
 static inline int alerts_due(const struct alert_engine *e, uint64_t now_ns)
 {
-    return e->active && e->started && now_ns >= e->next_close_ns;
+    return e->started && now_ns >= e->next_close_ns;
 }
 /* End of a replay: close the open (partial) windows too. */
 void alerts_finish(struct alert_engine *e, struct server_registry *r, uint64_t now_ns);
@@ -195,6 +197,9 @@ enum fault_domain fd_judge(const struct fault_domain_cfg *c, struct fd_slot *s, 
                            uint32_t nb, const struct server_stats *d,
                            const struct histogram *const dh[SERVER_HIST_COUNT]);
 
+/* The threshold a transition's window was compared with (k x baseline for
+ * a threshold_vs_baseline rule). */
+double alerts_transition_threshold(const struct alert_transition *t);
 /* One JSON object (no newline) describing a transition. */
 int alerts_format_json(char *buf, size_t len, const struct alert_transition *t);
 /* JSON string body of s (quotes, backslashes, control and non-ASCII bytes

@@ -425,6 +425,33 @@ static int load_window_count(struct yaml_ctx *cx, yaml_node_t *m, const char *wh
     return 0;
 }
 
+/* rules[i].threshold: a number (ratios 0..1), or for latencies a duration */
+static int load_threshold(struct yaml_ctx *cx, yaml_node_t *thr, struct rule *r, unsigned i)
+{
+    char what[96];
+    snprintf(what, sizeof what, "rules[%u].threshold", i);
+    const char *ts = yaml_scalar(thr);
+    char *end = NULL;
+    uint64_t dur;
+    if (!ts || !*ts)
+        return yaml_error(cx, thr, "%s: expected a number", what);
+    errno = 0;
+    r->threshold = strtod(ts, &end);
+    if (*end || errno || !isfinite(r->threshold)) {
+        if (is_latency_expr(r->expr) && config_parse_duration(ts, &dur) == 0)
+            r->threshold = (double)dur / 1e9;
+        else
+            return yaml_error(cx, thr, "%s: '%s' is not a number%s", what, ts,
+                             is_latency_expr(r->expr) ? " or a duration" : "");
+    }
+    if (r->threshold < 0)
+        return yaml_error(cx, thr, "%s: must not be negative", what);
+    if (r->expr <= EXPR_HTTP_4XX_RATIO && !is_latency_expr(r->expr) && r->threshold > 1)
+        return yaml_error(cx, thr, "%s: %s is a ratio between 0 and 1, got %s", what,
+                         rule_expr_name[r->expr], ts);
+    return 0;
+}
+
 static int load_rule(struct yaml_ctx *cx, yaml_node_t *e, struct rule *r, unsigned i)
 {
     char what[96];
@@ -532,34 +559,12 @@ static int load_rule(struct yaml_ctx *cx, yaml_node_t *e, struct rule *r, unsign
         if (r->expr == EXPR_REQUEST_RATE)
             return yaml_error(cx, vsb, "rules[%u] (%s): threshold_vs_baseline is not supported "
                                       "for request_rate", i, r->name);
-        if (r->bad_windows > r->of_last)
-            return yaml_error(cx, fire, "rules[%u].fire_when: bad_windows (%u) is larger than "
-                                       "of_last (%u)", i, r->bad_windows, r->of_last);
-        return 0;
-    }
-    if (!thr)
+    } else if (!thr) {
         return yaml_error(cx, e, "rules[%u] (%s): missing 'threshold' (or "
                                 "'threshold_vs_baseline')", i, r->name);
-    snprintf(what, sizeof what, "rules[%u].threshold", i);
-    const char *ts = yaml_scalar(thr);
-    char *end = NULL;
-    uint64_t dur;
-    if (!ts || !*ts)
-        return yaml_error(cx, thr, "%s: expected a number", what);
-    errno = 0;
-    r->threshold = strtod(ts, &end);
-    if (*end || errno || !isfinite(r->threshold)) {
-        if (is_latency_expr(r->expr) && config_parse_duration(ts, &dur) == 0)
-            r->threshold = (double)dur / 1e9;
-        else
-            return yaml_error(cx, thr, "%s: '%s' is not a number%s", what, ts,
-                             is_latency_expr(r->expr) ? " or a duration" : "");
+    } else if (load_threshold(cx, thr, r, i)) {
+        return -1;
     }
-    if (r->threshold < 0)
-        return yaml_error(cx, thr, "%s: must not be negative", what);
-    if (r->expr <= EXPR_HTTP_4XX_RATIO && !is_latency_expr(r->expr) && r->threshold > 1)
-        return yaml_error(cx, thr, "%s: %s is a ratio between 0 and 1, got %s", what,
-                         rule_expr_name[r->expr], ts);
     if (r->bad_windows > r->of_last)
         return yaml_error(cx, fire, "rules[%u].fire_when: bad_windows (%u) is larger than "
                                    "of_last (%u)", i, r->bad_windows, r->of_last);

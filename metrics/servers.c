@@ -189,10 +189,7 @@ static uint32_t endpoint_lookup(struct server_registry *r, const struct ip_addr 
 uint32_t server_registry_endpoint(struct server_registry *r, const struct ip_addr *a,
                                   uint16_t port)
 {
-    uint64_t lo, hi;
-    memcpy(&lo, a->b, 8);
-    memcpy(&hi, a->b + 8, 8);
-    uint64_t h = lo * 0x9e3779b97f4a7c15ull + (hi ^ port);
+    uint64_t h = load_u64(a->b) * 0x9e3779b97f4a7c15ull + (load_u64(a->b + 8) ^ port);
     h ^= h >> 32; /* the last address byte is in the top bits of hi */
     h *= 0xc2b2ae3d27d4eb4full;
     struct server_ep_cache *c = &r->ep_cache[h >> (64 - 12)];

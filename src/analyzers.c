@@ -49,6 +49,20 @@ static inline bool seq_lt(uint32_t a, uint32_t b)
     return (int32_t)(a - b) < 0;
 }
 
+/* Timestamps kept per flow are in 1.024 us units (ns >> 10): 32 bits wrap
+ * after 73 minutes, far beyond any time compared with them. */
+static inline uint32_t time_t10(uint64_t ns)
+{
+    return (uint32_t)(ns >> 10);
+}
+
+/* The connection's server leg (SYN -> SYN-ACK at the tap) in ns; 0 when the
+ * handshake was not seen. */
+static inline uint64_t server_leg_ns(const struct flow_app *fa)
+{
+    return (uint64_t)fa->first_rtt_t << 10;
+}
+
 static uint32_t flow_server(struct worker *w, struct flow *f, uint8_t server_side_dir,
                             const struct decoded *d)
 {
@@ -188,7 +202,7 @@ static uint8_t http_response(struct worker *w, struct flow *f, struct msg_dir *m
      * byte both passed the tap, so the only network time in `lat` is the
      * path tap -> server -> tap, which the handshake measured (SYN ->
      * SYN-ACK); unknown (picked up mid-stream): nothing is taken off */
-    uint64_t leg = (uint64_t)fa->first_rtt_t << 10;
+    uint64_t leg = server_leg_ns(fa);
     hist_record(server_hist(&w->servers, srv, HIST_HTTP_SERVER_TIME), lat > leg ? lat - leg : 0);
     fa->q_head = (uint8_t)((fa->q_head + 1) % HTTP_QUEUE);
     fa->q_len--;
@@ -197,7 +211,8 @@ static uint8_t http_response(struct worker *w, struct flow *f, struct msg_dir *m
 
 /* Response size: bytes are added while a matched response is read and
  * recorded when it ends (or when the connection does, for a body delimited
- * by the close or cut short). */
+ * by the close or cut short). Only a response head sets `sizing`, so these
+ * do nothing in the client direction, whose msg_bytes is http_server. */
 static void resp_bytes_add(struct msg_dir *md, uint64_t n)
 {
     if (md->sizing)
@@ -283,11 +298,10 @@ static size_t http_step(struct deliver_ctx *c, struct bytes v)
     case MS_CHUNK_DATA:
         n = md->remaining < v.len ? md->remaining : v.len;
         md->remaining -= n;
-        if (!request)
-            resp_bytes_add(md, n);
+        resp_bytes_add(md, n);
         if (!md->remaining) {
             md->state = md->state == MS_BODY_LEN ? MS_START : MS_CHUNK_CRLF;
-            if (md->state == MS_START && !request)
+            if (md->state == MS_START)
                 resp_bytes_done(w, c->f, md);
         }
         return (size_t)n;
@@ -321,8 +335,7 @@ static size_t http_step(struct deliver_ctx *c, struct bytes v)
             md->state = MS_CHUNK_SIZE;
         } else if (line == 0) {
             md->state = MS_START;
-            if (!request)
-                resp_bytes_done(w, c->f, md);
+            resp_bytes_done(w, c->f, md);
         }
         return used;
     }
@@ -332,9 +345,8 @@ static size_t http_step(struct deliver_ctx *c, struct bytes v)
             return 0; /* the caller re-runs this data as a message head */
         }
         return v.len;
-    default: /* MS_BODY_CLOSE, MS_TUNNEL */
-        if (md->state == MS_BODY_CLOSE && !request)
-            resp_bytes_add(md, v.len);
+    default: /* MS_BODY_CLOSE, MS_TUNNEL (never sized) */
+        resp_bytes_add(md, v.len);
         return v.len;
     }
 }
@@ -527,9 +539,12 @@ static void tcp_new_connection(struct worker *w, struct flow *f, uint8_t dir,
 
 #define OOO_DEFAULT_T (3000000u >> 10) /* 3 ms */
 
-static inline uint32_t time_t10(uint64_t ns)
+/* Time from the latest SYN of this connection (the first, or the latest
+ * retransmitted one in rtt_t) to now, in 1.024 us units: at the SYN-ACK
+ * the server leg, at the handshake's ACK the initial RTT. */
+static uint32_t since_latest_syn_t(const struct worker *w, const struct flow_app *fa)
 {
-    return (uint32_t)(ns >> 10);
+    return fa->rtt_t ? time_t10(w->now_ns) - fa->rtt_t : time_t10(w->now_ns - fa->syn_ns);
 }
 
 static void tcp_track_seq(struct worker *w, struct flow_app *fa, uint8_t dir,
@@ -553,18 +568,15 @@ static void tcp_track_seq(struct worker *w, struct flow_app *fa, uint8_t dir,
          * of the highest one that does not end where it ends is out of
          * order; else a retransmission */
         uint8_t peer = dir ^ 1;
-        bool acked = (fa->flags & (FA_ACK_SEEN << peer)) && fa->lastack[peer] &&
-                     !seq_lt(fa->lastack[peer], t->seq + len);
+        bool acked = fa->lastack[peer] && !seq_lt(fa->lastack[peer], t->seq + len);
         uint32_t thres = (fa->flags & FA_HS_DONE) && fa->irtt_t ? fa->irtt_t : OOO_DEFAULT_T;
         bool out_of_order = !acked && pkt_t - fa->next_seq_t[dir] < thres &&
                             t->seq + len != fa->next_seq[dir];
         if (!out_of_order)
             server_for_sample(&w->servers, fa->server - 1)->tcp_retransmits++;
     }
-    if (t->flags & TCP_ACK) {
+    if (t->flags & TCP_ACK)
         fa->lastack[dir] = t->ack;
-        fa->flags |= (uint8_t)(FA_ACK_SEEN << dir);
-    }
     /* data RTT: one server->client segment timed at a time, to the client's
      * ACK that covers it; never across a retransmission (Karn) */
     if (fa->tcp_state == TCPS_ESTABLISHED || fa->tcp_state == TCPS_MIDSTREAM) {
@@ -578,7 +590,7 @@ static void tcp_track_seq(struct worker *w, struct flow_app *fa, uint8_t dir,
         } else if (fa->rtt_t && (t->flags & TCP_ACK) && !seq_lt(t->ack, fa->rtt_seq)) {
             uint64_t client_leg = (uint64_t)(uint32_t)(now_t - fa->rtt_t) << 10;
             hist_record(server_hist(&w->servers, fa->server - 1, HIST_TCP_DATA_RTT),
-                        client_leg + ((uint64_t)fa->first_rtt_t << 10));
+                        client_leg + server_leg_ns(fa));
             fa->rtt_t = 0;
         }
     }
@@ -640,8 +652,7 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
         if (fa->tcp_state == TCPS_SYN_SENT && dir != fa->client_dir) {
             pending_take(&w->syn_pending, flow_table_ref(&w->flows, f), f->hash, 0, 0, false);
             fa->tcp_state = TCPS_SYNACK;
-            fa->first_rtt_t = fa->rtt_t ? time_t10(w->now_ns) - fa->rtt_t
-                                        : time_t10(w->now_ns - fa->syn_ns);
+            fa->first_rtt_t = since_latest_syn_t(w, fa);
             fa->isn[dir] = t->seq;
             fa->next_seq[dir] = t->seq + 1;
             fa->seq_valid[dir] = 1;
@@ -652,9 +663,7 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
     if (fa->tcp_state == TCPS_SYNACK && dir == fa->client_dir && (fl & TCP_ACK) &&
         t->ack == fa->isn[dir ^ 1] + 1) {
         hist_record(server_hist(&w->servers, srv, HIST_TCP_RTT), w->now_ns - fa->syn_ns);
-        uint32_t irtt = fa->rtt_t ? time_t10(w->now_ns) - fa->rtt_t
-                                  : time_t10(w->now_ns - fa->syn_ns);
-        fa->irtt_t = irtt; /* syn_ns is not needed any more */
+        fa->irtt_t = since_latest_syn_t(w, fa); /* syn_ns is not needed any more */
         fa->flags |= FA_HS_DONE;
         fa->rtt_t = 0;
         fa->tcp_state = TCPS_ESTABLISHED;

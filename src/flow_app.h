@@ -57,7 +57,6 @@ struct msg_dir {
 
 #define FA_RESET_COUNTED 0x01 /* a reset of this connection was counted */
 #define FA_HS_DONE 0x02       /* the handshake completed: irtt_t is valid */
-#define FA_ACK_SEEN 0x04      /* << direction: lastack[direction] is valid */
 
 #define HTTP_QUEUE 4         /* pipelined requests awaiting responses */
 #define REQ_HEAD 0x01        /* the request was HEAD: its response has no body */
@@ -96,8 +95,9 @@ struct flow_app {
     /* when the timed segment (rtt_seq) was seen, 1.024 us units, 0 = none;
      * during the handshake: when the latest retransmitted SYN was seen */
     uint32_t rtt_t;
-    /* the latest acknowledgment number each direction sent (FA_ACK_SEEN):
-     * data at or below the peer's is a (spurious) retransmission */
+    /* the latest acknowledgment number each direction sent, 0 = none yet (as
+     * in Wireshark): data at or below the peer's is a (spurious)
+     * retransmission */
     uint32_t lastack[2];
 };
 

@@ -562,19 +562,13 @@ static int app_reload(void *ctx, char *msg, size_t msglen)
     return rc;
 }
 
-/* The threshold a transition's window was compared with. */
-static double transition_threshold(const struct alert_transition *t)
-{
-    return t->rule->vs_baseline > 0 ? t->rule->vs_baseline * t->baseline : t->rule->threshold;
-}
-
 /* An alert transition (worker thread, at a window end): JSON line to
  * --alerts-out, a line in the log, and Alertmanager. */
 static void on_alert(void *ctx, const struct alert_transition *t)
 {
     struct app *a = ctx;
     char json[4096];
-    double thr = transition_threshold(t);
+    double thr = alerts_transition_threshold(t);
     a->transitions[t->firing ? 1 : 0]++;
     if (a->ntimeline < sizeof a->timeline / sizeof a->timeline[0]) {
         snprintf(a->timeline[a->ntimeline].rule, sizeof a->timeline[0].rule, "%s", t->rule->name);
@@ -607,11 +601,11 @@ static void on_alert(void *ctx, const struct alert_transition *t)
                  "windows bad; fault domain: %s%s",
                  rule_expr_name[t->rule->expr], t->value, rule_op_name[t->rule->op], thr, ws, we,
                  (unsigned long long)t->events, t->nbad, (unsigned)strlen(t->pattern),
-                 t->fault_domain ? t->fault_domain : "none",
+                 t->fault_domain,
                  t->removed ? "; rule removed or changed by a reload" : "");
         snprintf(m.pattern, sizeof m.pattern, "%s", t->pattern);
         snprintf(m.fault_domain, sizeof m.fault_domain, "%s",
-                 t->fault_domain ? t->fault_domain : "none");
+                 t->fault_domain);
         fault_evidence_format(m.fault_evidence, sizeof m.fault_evidence, t->fault_evidence);
         m.firing = t->firing;
         m.at_ns = clock_wall_ns();
@@ -626,7 +620,7 @@ static void on_alert(void *ctx, const struct alert_transition *t)
                 t->firing ? "FIRING" : "RESOLVED", t->rule->name, t->server,
                 rule_expr_name[t->rule->expr], t->value, rule_op_name[t->rule->op], thr, ws, we,
                 t->partial ? " (partial)" : "", t->pattern, t->nbad, (unsigned)strlen(t->pattern),
-                t->fault_domain ? t->fault_domain : "none");
+                t->fault_domain);
     }
 }
 
@@ -655,9 +649,19 @@ static void apply_pending_rules(struct app *a, struct worker *w, struct server_r
     a->engine = fresh;
     a->rules_cfg = c;
     if (w)
-        w->alerts = a->engine.active ? &a->engine : NULL;
+        w->alerts = &a->engine;
     else
         publish_alert_snap(a, reg);
+}
+
+static void episode_line(const char *server, uint8_t domain, uint64_t from_ns, const char *to,
+                         uint32_t windows, unsigned evidence)
+{
+    char from[40], ev[200];
+    alerts_format_time(from, sizeof from, from_ns);
+    fprintf(stderr, "spanwatch:   %-28s %-8s from %s to %s (%u window%s; %s)\n", server,
+            fault_domain_name[domain], from, to, windows, windows == 1 ? "" : "s",
+            fault_evidence_format(ev, sizeof ev, evidence));
 }
 
 /* The fault-domain runs of a replay (or live run): "backend from .. to .."
@@ -665,7 +669,7 @@ static void apply_pending_rules(struct app *a, struct worker *w, struct server_r
 static void fault_domain_summary(const struct app *a, const struct server_registry *reg)
 {
     const struct alert_engine *e = &a->engine;
-    if (!e->active || !e->started)
+    if (!e->started)
         return;
     uint64_t judged = 0;
     for (int d = 0; d < FD_COUNT; d++)
@@ -684,24 +688,17 @@ static void fault_domain_summary(const struct app *a, const struct server_regist
             e->nepisodes + open ? ":" : "");
     if (e->episodes_dropped)
         fprintf(stderr, "spanwatch:   (%" PRIu64 " older episodes not kept)\n", e->episodes_dropped);
-    char from[40], to[40], ev[200];
+    char to[40];
     for (uint32_t i = 0; i < e->nepisodes; i++) {
         const struct fd_episode *p = &e->episodes[i];
-        alerts_format_time(from, sizeof from, p->start_ns);
         alerts_format_time(to, sizeof to, p->end_ns);
-        fprintf(stderr, "spanwatch:   %-28s %-8s from %s to %s (%u window%s; %s)\n",
-                reg->s[p->slot].label, fault_domain_name[p->domain], from, to, p->windows,
-                p->windows == 1 ? "" : "s",
-                fault_evidence_format(ev, sizeof ev, p->evidence));
+        episode_line(reg->s[p->slot].label, p->domain, p->start_ns, to, p->windows, p->evidence);
     }
     for (uint32_t s = 0; s + 1 < e->nslots; s++) {
         const struct fd_slot *f = &e->fd[s];
-        if (!f->judged || f->domain == FD_NONE)
-            continue;
-        alerts_format_time(from, sizeof from, f->since_ns);
-        fprintf(stderr, "spanwatch:   %-28s %-8s from %s to the end (%u window%s; %s)\n",
-                reg->s[s].label, fault_domain_name[f->domain], from, f->run,
-                f->run == 1 ? "" : "s", fault_evidence_format(ev, sizeof ev, f->run_evidence));
+        if (f->judged && f->domain != FD_NONE)
+            episode_line(reg->s[s].label, f->domain, f->since_ns, "the end", f->run,
+                         f->run_evidence);
     }
 }
 
@@ -1009,7 +1006,7 @@ static void pool_snapshot_hook(struct pool_slot *s)
 static void publish_alert_snap(struct app *a, const struct server_registry *merged)
 {
     pthread_mutex_lock(&a->scrape_lock);
-    fill_alert_snap(&a->alert_snap, a->engine.active ? &a->engine : NULL, merged);
+    fill_alert_snap(&a->alert_snap, &a->engine, merged);
     pthread_mutex_unlock(&a->scrape_lock);
 }
 
@@ -1036,18 +1033,16 @@ static void pool_dispatch_windows(struct app *a, struct server_registry *merged,
 {
     struct pool *p = a->pool;
     unsigned from = 0;
-    if (a->engine.active) {
-        uint64_t clock = p->now_ns;
-        for (unsigned i = 0; i < n; i++) {
-            if (pk[i].ts_ns > clock)
-                clock = pk[i].ts_ns;
-            if (!a->engine.started)
-                alerts_start(&a->engine, clock);
-            if (alerts_due(&a->engine, clock)) {
-                pool_dispatch(p, linktype, pk + from, i - from);
-                from = i;
-                pool_window(a, merged, clock);
-            }
+    uint64_t clock = p->now_ns;
+    for (unsigned i = 0; i < n; i++) {
+        if (pk[i].ts_ns > clock)
+            clock = pk[i].ts_ns;
+        if (!a->engine.started)
+            alerts_start(&a->engine, clock);
+        if (alerts_due(&a->engine, clock)) {
+            pool_dispatch(p, linktype, pk + from, i - from);
+            from = i;
+            pool_window(a, merged, clock);
         }
     }
     pool_dispatch(p, linktype, pk + from, n - from);
@@ -1274,7 +1269,7 @@ int main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     if (!app.pool)
-        w.alerts = app.engine.active ? &app.engine : NULL;
+        w.alerts = &app.engine;
     if (cfg.am_url[0]) {
         char host[128] = "";
         gethostname(host, sizeof host - 1);
@@ -1286,7 +1281,7 @@ int main(int argc, char **argv)
         }
     }
     /* live: windows start now; a replay aligns them to its first packet */
-    if (o.iface && app.engine.active)
+    if (o.iface)
         alerts_start(&app.engine, clock_wall_ns());
 
     struct web *web = NULL;

@@ -136,11 +136,11 @@ static void prefetch_packet(struct worker *w, const struct sw_packet *p, struct 
     pk->ok = 0;
     if (w->dec.linktype != 1 /* DLT_EN10MB */ || n < 14)
         return;
-    unsigned et = (unsigned)d[12] << 8 | d[13];
+    unsigned et = load_be16(d + 12);
     for (int i = 0; i < 2 && (et == 0x8100 || et == 0x88a8); i++) {
         if (n < off + 4)
             return;
-        et = (unsigned)d[off + 2] << 8 | d[off + 3];
+        et = load_be16(d + off + 2);
         off += 4;
     }
     static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -169,14 +169,14 @@ static void prefetch_packet(struct worker *w, const struct sw_packet *p, struct 
     }
     if ((proto != 6 && proto != 17) || n < l4 + 4)
         return;
-    uint16_t sport = (uint16_t)(d[l4] << 8 | d[l4 + 1]), dport = (uint16_t)(d[l4 + 2] << 8 | d[l4 + 3]);
+    uint16_t sport = load_be16(d + l4), dport = load_be16(d + l4 + 2);
     flow_key_make(&pk->k, &src, sport, &dst, dport, proto, &pk->dir);
     uint32_t h = flow_key_hash(&pk->k);
     pk->hash = h;
     pk->ok = 1;
     __builtin_prefetch(&w->flows.index[h & w->flows.mask]);
     if (proto == 17 && (sport == 53 || dport == 53) && n >= l4 + 10)
-        pending_bucket_prefetch(&w->dns_pending, h, (uint16_t)(d[l4 + 8] << 8 | d[l4 + 9]));
+        pending_bucket_prefetch(&w->dns_pending, h, load_be16(d + l4 + 8));
 }
 
 static void housekeeping(struct worker *w)
