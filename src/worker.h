@@ -33,7 +33,10 @@ struct worker {
     uint64_t first_ns;        /* earliest packet time seen */
     uint64_t now_ns;          /* latest packet time seen: the worker's clock */
     uint64_t pkt_ns;          /* the current packet's own timestamp (may be < now_ns) */
+    uint64_t clock_ns;        /* the decode stage's clock (runs PIPE_DEPTH packets ahead
+                                 of now_ns within a burst; equal between bursts) */
     uint64_t next_housekeeping_ns;
+    uint64_t next_frag_ns;
     struct alert_engine *alerts;  /* run at window ends in packet time; NULL = none */
 };
 

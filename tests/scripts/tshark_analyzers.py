@@ -5,7 +5,9 @@ Runs spanwatch on PCAP (defaults: dns_timeout 5 s, tcp_handshake_timeout 3 s)
 and derives the expected per-server values from tshark's dissection of the
 same file:
 
-DNS (server = destination IP:port of the query)
+DNS (server = destination IP:port of the query; frames tshark itself flags
+     as malformed DNS are not messages: spanwatch counts them as decode
+     errors, which tshark_crosscheck.py checks)
   queries      frames with dns.flags.response == 0
   responses    responses tshark matched to a query (dns.response_to) whose
                question is the query's too (tshark pairs by ID alone; the spec
@@ -176,7 +178,7 @@ def main():
     last = float(fields(pcap, "frame", ["frame.time_epoch"])[-1]["frame.time_epoch"])
 
     # ---- DNS
-    dns = explode(fields_all(pcap, "dns && !icmp && !icmpv6", ["frame.number", "frame.time_epoch",
+    dns = explode(fields_all(pcap, "dns && !icmp && !icmpv6 && !_ws.malformed", ["frame.number", "frame.time_epoch",
                  "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "udp.srcport", "udp.dstport",
                  "tcp.srcport", "tcp.dstport", "dns.flags.response", "dns.flags.rcode",
                  "dns.time", "dns.response_to", "dns.response_in", "dns.id", "dns.qry.name"]),
