@@ -33,18 +33,9 @@ enum decode_status decode_packet(struct decoder *d, const uint8_t *data, uint32_
     bool wire_truncated = wirelen > caplen;
     enum decode_error e;
 
-    /* the common frame, untagged Ethernet carrying IP, without the general
-     * link-layer walk; everything else goes through l2_parse() */
-    uint16_t et = caplen >= 14 ? load_be16(data + 12) : 0;
-    if (d->linktype == 1 /* DLT_EN10MB */ && (et == 0x0800 || et == 0x86dd)) {
-        out->l2.ethertype = et;
-        out->l2.nvlan = 0;
-        out->l2.payload = bytes_make(data + 14, caplen - 14);
-    } else {
-        e = l2_parse(d->linktype, frame, &out->l2);
-        if (e != DECODE_OK)
-            return fail(d, e);
-    }
+    e = l2_parse(d->linktype, frame, &out->l2);
+    if (e != DECODE_OK)
+        return fail(d, e);
 
     switch (out->l2.ethertype) {
     case 0x0800:

@@ -118,6 +118,11 @@ enum decode_error l2_parse(int linktype, struct bytes frame, struct l2_result *o
             out->ethertype = 0;
             return DECODE_OK;
         }
+        if (type == ETHERTYPE_IPV4 || type == ETHERTYPE_IPV6) { /* the common frame: no tags */
+            out->ethertype = type;
+            bytes_tail(&frame, ETH_HLEN, &out->payload); /* 14 bytes were checked by the read */
+            return DECODE_OK;
+        }
         return walk_vlans(frame, ETH_HLEN, type, out);
 
     case DLT_LINUX_SLL:
