@@ -14,6 +14,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if_arp.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/filter.h>
@@ -49,6 +50,11 @@ struct afp_source {
      * drops (rx_dropped + rx_missed_errors since open, as libpcap does) */
     int iface_stats;
     uint64_t iface_base;
+    /* a loopback interface hands every frame to packet sockets twice, as
+     * it leaves (PACKET_OUTGOING) and as it arrives: keep the arriving copy,
+     * as libpcap does. Elsewhere outgoing frames are the host's own traffic
+     * and are kept. */
+    int skip_outgoing;
 };
 
 /* The interface's receive drops (the "drop" column of /proc/net/dev). */
@@ -134,13 +140,20 @@ static int afp_next_burst(struct source *s, struct sw_packet *pkts, unsigned max
             a->left = 0; /* a corrupt block header: skip the rest of it */
             break;
         }
+        a->left--;
+        a->next = (struct tpacket3_hdr *)((uint8_t *)h + h->tp_next_offset);
+        if (a->skip_outgoing) {
+            /* the sockaddr_ll follows the header (the kernel's layout) */
+            const struct sockaddr_ll *ll =
+                (const struct sockaddr_ll *)((uint8_t *)h + TPACKET_ALIGN(sizeof *h));
+            if ((uint8_t *)(ll + 1) <= end && ll->sll_pkttype == PACKET_OUTGOING)
+                continue;
+        }
         pkts[n].data = data;
         pkts[n].caplen = h->tp_snaplen;
         pkts[n].wirelen = h->tp_len;
         pkts[n].ts_ns = (uint64_t)h->tp_sec * 1000000000ull + h->tp_nsec;
         n++;
-        a->left--;
-        a->next = (struct tpacket3_hdr *)((uint8_t *)h + h->tp_next_offset);
     }
     a->received += n;
     return (int)n;
@@ -285,6 +298,11 @@ struct source *source_afpacket_open(const char *iface, const char *bpf_filter, i
         snprintf(err, errlen, "%s: bind: %s", iface, strerror(errno));
         goto fail;
     }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", iface);
+    if (ioctl(a->fd, SIOCGIFHWADDR, &ifr) == 0 && ifr.ifr_hwaddr.sa_family == ARPHRD_LOOPBACK)
+        a->skip_outgoing = 1;
     struct packet_mreq mr = { .mr_ifindex = ll.sll_ifindex, .mr_type = PACKET_MR_PROMISC };
     setsockopt(a->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr); /* best effort */
     if (fanout_group >= 0) {

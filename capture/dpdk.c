@@ -3,20 +3,30 @@
  *
  * The EAL is initialised from --dpdk-args (for tests here: --no-huge
  * --no-pci -m 512 --vdev=net_pcap0,rx_pcap=FILE or
- * --vdev=net_af_packet0,iface=VETH). The first port is configured with one
- * RX queue per worker and, where the device supports it, RSS with a
- * symmetric Toeplitz key (the 0x6d5a pattern: both directions of a flow
- * hash alike). Worker i registers its thread with the EAL and polls queue
- * i with rte_eth_rx_burst; a burst's mbufs are freed on the next call
- * (views stay valid until then). No hardware timestamps are used: a burst
- * is stamped with CLOCK_REALTIME when taken. Drops: rte_eth_stats imissed
- * + rx_nombuf, reported by queue 0's source for the whole port.
+ * --vdev=net_af_packet0,iface=VETH[,qpairs=N]). The first port is
+ * configured with one RX queue per worker and, where the device supports
+ * it, RSS with a symmetric Toeplitz key (the 0x6d5a pattern: both
+ * directions of a flow hash alike). A device whose queues receive whatever
+ * is configured — net_af_packet opens one kernel socket per qpair in a
+ * fanout group at probe time — gets all of its queues, so no queue fills
+ * unread: queue q is polled by worker q mod W. Each worker registers its
+ * thread with the EAL and polls its queues with rte_eth_rx_burst; a
+ * burst's mbufs are freed on the next call (views stay valid until then).
+ *
+ * Timestamps: none of the devices used here stamps packets (net_af_packet
+ * in DPDK 22.11 drops the kernel's stamp), so a burst is stamped with
+ * CLOCK_REALTIME (vDSO, no system call) when rte_eth_rx_burst returns it.
+ * The stamp is late by the time the burst waited in the queue: the poll
+ * interval while traffic flows (a busy loop), up to IDLE_NAP_NS plus the
+ * wake-up latency after an idle spell. Drops: rte_eth_stats imissed +
+ * rx_nombuf, reported by worker 0's source for the whole port.
  */
 #include "dpdk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include <rte_eal.h>
@@ -30,21 +40,31 @@
 
 #define RX_DESC 1024
 #define MBUFS 8191
+#define MAX_QUEUES 64
+/* After traffic a worker keeps polling without a pause for BUSY_POLL_NS
+ * (replies follow requests within it on a LAN), then naps IDLE_NAP_NS
+ * between polls (with 1 ns timer slack, so a nap is not rounded up to the
+ * default 50 us). */
+#define BUSY_POLL_NS 20000000ull
+#define IDLE_NAP_NS 10000
 
 static struct rte_mempool *pool;
 static uint16_t port;
+static unsigned nqueues; /* RX queues configured on the port */
 static int eal_up;
 
 struct dpdk_source {
     struct source base;
-    uint16_t queue;
+    unsigned worker, nworkers;  /* polls queues worker, worker + nworkers, ... */
+    unsigned next;              /* the queue polled next (round robin) */
     int registered;
     unsigned held;
+    uint64_t last_traffic_ns;   /* monotonic time of the last non-empty poll */
     struct rte_mbuf *mb[SOURCE_BURST_MAX];
     uint64_t received;
 };
 
-int dpdk_setup(const char *eal_args, unsigned nqueues, char *err, size_t errlen)
+int dpdk_setup(const char *eal_args, unsigned nworkers, char *err, size_t errlen)
 {
     char *copy = strdup(eal_args ? eal_args : "");
     char *argv[64];
@@ -66,21 +86,31 @@ int dpdk_setup(const char *eal_args, unsigned nqueues, char *err, size_t errlen)
     }
     port = 0;
     RTE_ETH_FOREACH_DEV(port) break;
-    pool = rte_pktmbuf_pool_create("spanwatch", MBUFS * nqueues, 256, 0,
-                                   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
-    if (!pool) {
-        snprintf(err, errlen, "DPDK: mbuf pool: %s (with --no-huge, raise -m)",
-                 rte_strerror(rte_errno));
-        return -1;
-    }
     struct rte_eth_dev_info info;
     if (rte_eth_dev_info_get(port, &info) != 0) {
         snprintf(err, errlen, "DPDK: port %u: no device info", port);
         return -1;
     }
-    if (nqueues > info.max_rx_queues) {
+    if (nworkers > info.max_rx_queues) {
         snprintf(err, errlen, "DPDK: port %u (%s) has %u RX queues; -w %u needs one per worker",
-                 port, info.driver_name, info.max_rx_queues, nqueues);
+                 port, info.driver_name, info.max_rx_queues, nworkers);
+        return -1;
+    }
+    nqueues = nworkers;
+    /* net_af_packet's queues are kernel sockets in a fanout group, opened
+     * for every qpair whatever is configured: each one receives a share */
+    if (!strcmp(info.driver_name, "net_af_packet") && info.max_rx_queues > nqueues)
+        nqueues = info.max_rx_queues;
+    if (nqueues > MAX_QUEUES) {
+        snprintf(err, errlen, "DPDK: port %u (%s): %u RX queues, at most %u supported", port,
+                 info.driver_name, nqueues, MAX_QUEUES);
+        return -1;
+    }
+    pool = rte_pktmbuf_pool_create("spanwatch", MBUFS * nqueues, 256, 0,
+                                   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+    if (!pool) {
+        snprintf(err, errlen, "DPDK: mbuf pool: %s (with --no-huge, raise -m)",
+                 rte_strerror(rte_errno));
         return -1;
     }
     static uint8_t key[40];
@@ -123,6 +153,11 @@ int dpdk_setup(const char *eal_args, unsigned nqueues, char *err, size_t errlen)
     return 0;
 }
 
+unsigned dpdk_queue_count(void)
+{
+    return nqueues;
+}
+
 const char *dpdk_port_name(void)
 {
     static char name[RTE_ETH_NAME_MAX_LEN];
@@ -136,6 +171,7 @@ static int dpdk_next_burst(struct source *s, struct sw_packet *pkts, unsigned ma
     struct dpdk_source *d = (struct dpdk_source *)s;
     if (!d->registered) {
         rte_thread_register(); /* an EAL thread: per-lcore mempool caches */
+        prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
         d->registered = 1;
     }
     if (d->held) {
@@ -144,13 +180,22 @@ static int dpdk_next_burst(struct source *s, struct sw_packet *pkts, unsigned ma
     }
     if (max > SOURCE_BURST_MAX)
         max = SOURCE_BURST_MAX;
-    uint16_t n = rte_eth_rx_burst(port, d->queue, d->mb, (uint16_t)max);
+    /* one pass over this worker's queues, from where the last one stopped */
+    uint16_t n = 0;
+    for (unsigned i = d->worker; i < nqueues && !n; i += d->nworkers) {
+        unsigned q = d->next;
+        d->next = d->next + d->nworkers < nqueues ? d->next + d->nworkers : d->worker;
+        n = rte_eth_rx_burst(port, (uint16_t)q, d->mb, (uint16_t)max);
+    }
     if (!n) {
-        struct timespec nap = { 0, 200000 }; /* idle: 0.2 ms, not a busy spin */
-        nanosleep(&nap, NULL);
+        if (clock_mono_ns() - d->last_traffic_ns > BUSY_POLL_NS) {
+            struct timespec nap = { 0, IDLE_NAP_NS };
+            nanosleep(&nap, NULL);
+        }
         return 0;
     }
     uint64_t now = clock_wall_ns();
+    d->last_traffic_ns = clock_mono_ns();
     for (uint16_t i = 0; i < n; i++) {
         struct rte_mbuf *m = d->mb[i];
         pkts[i].data = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -169,7 +214,7 @@ static void dpdk_stats(struct source *s, struct source_stats *st)
     memset(st, 0, sizeof *st);
     st->received = d->received;
     struct rte_eth_stats es;
-    if (d->queue == 0 && rte_eth_stats_get(port, &es) == 0)
+    if (d->worker == 0 && rte_eth_stats_get(port, &es) == 0)
         st->kernel_drops = es.imissed + es.rx_nombuf;
 }
 
@@ -194,7 +239,7 @@ static const struct source_ops dpdk_ops = {
     .close = dpdk_close,
 };
 
-struct source *dpdk_open_queue(unsigned queue, char *err, size_t errlen)
+struct source *dpdk_open_worker(unsigned worker, unsigned nworkers, char *err, size_t errlen)
 {
     struct dpdk_source *d = calloc(1, sizeof *d);
     if (!d) {
@@ -205,7 +250,8 @@ struct source *dpdk_open_queue(unsigned queue, char *err, size_t errlen)
     d->base.linktype = DLT_EN10MB;
     d->base.linktype_name = "EN10MB";
     snprintf(d->base.name, sizeof d->base.name, "%s", dpdk_port_name());
-    d->queue = (uint16_t)queue;
+    d->worker = d->next = worker;
+    d->nworkers = nworkers;
     return &d->base;
 }
 

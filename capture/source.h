@@ -55,6 +55,42 @@ struct source {
     uint64_t file_size;      /* files: size in bytes, for progress; else 0 */
 };
 
+/* Shutdown of a live source: keep reading until everything captured before
+ * the stop has been analysed. The kernel's ring (or NIC queue) is read in
+ * order, so that is done at the first packet stamped after the stop, or
+ * after DRAIN_QUIET_NS with at least two empty reads (a partly filled
+ * TPACKET_V3 block is handed over after 10 ms), or at DRAIN_MAX_NS on a link
+ * that never pauses and whose stamps are behind (a NIC clock). */
+#define DRAIN_QUIET_NS 50000000ull
+#define DRAIN_MAX_NS 2000000000ull
+
+struct source_drain {
+    uint64_t stop_ns;   /* wall clock at the stop: packets stamped before it are read */
+    uint64_t since_ns;  /* monotonic clock at the stop */
+    unsigned empty;     /* empty reads since the stop */
+};
+
+static inline void source_drain_begin(struct source_drain *d, uint64_t wall_ns, uint64_t mono_ns)
+{
+    d->stop_ns = wall_ns;
+    d->since_ns = mono_ns;
+    d->empty = 0;
+}
+
+/* After a read of n packets during the drain: 1 when it is complete. */
+static inline int source_drain_done(struct source_drain *d, const struct sw_packet *pkts, int n,
+                                    uint64_t mono_ns)
+{
+    if (n < 0)
+        return 1;
+    if (n > 0 && pkts[n - 1].ts_ns > d->stop_ns)
+        return 1;
+    if (n == 0)
+        d->empty++;
+    uint64_t waited = mono_ns - d->since_ns;
+    return (d->empty >= 2 && waited >= DRAIN_QUIET_NS) || waited >= DRAIN_MAX_NS;
+}
+
 static inline int source_next_burst(struct source *s, struct sw_packet *pkts, unsigned max)
 {
     return s->ops->next_burst(s, pkts, max);

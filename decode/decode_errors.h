@@ -9,6 +9,7 @@
 #define DECODE_ERROR_LIST(X)                                       \
     X(TS_BACKWARDS, "capture", "timestamp_backwards")              \
     X(TS_JUMP, "capture", "timestamp_jump")                        \
+    X(TS_LATE, "capture", "late_for_window")                       \
     X(LINK_UNSUPPORTED, "link", "unsupported_linktype")            \
     X(LINK_TRUNCATED, "link", "truncated")                         \
     X(LINK_BAD_FAMILY, "link", "bad_family")                       \

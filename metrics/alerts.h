@@ -183,6 +183,17 @@ void alerts_resolve_removed(struct alert_engine *old, const struct alert_engine 
 void alerts_start(struct alert_engine *e, uint64_t t0_ns);
 /* Close every window that ends at or before now. */
 void alerts_advance(struct alert_engine *e, struct server_registry *r, uint64_t now_ns);
+/* The latest start of a window still open (0 before the first close): a
+ * packet stamped before it belongs to a window already evaluated. */
+static inline uint64_t alerts_open_since(const struct alert_engine *e)
+{
+    uint64_t t = 0;
+    for (unsigned g = 0; g < e->ngroups; g++)
+        if (e->groups[g].start_ns > t)
+            t = e->groups[g].start_ns;
+    return t;
+}
+
 static inline int alerts_due(const struct alert_engine *e, uint64_t now_ns)
 {
     return e->started && now_ns >= e->next_close_ns;

@@ -56,6 +56,14 @@ static inline uint32_t time_t10(uint64_t ns)
     return (uint32_t)(ns >> 10);
 }
 
+/* later - earlier in those units, 0 if the packets are stamped the other
+ * way round (as ts_since) */
+static inline uint32_t t10_since(uint32_t later, uint32_t earlier)
+{
+    int32_t d = (int32_t)(later - earlier);
+    return d > 0 ? (uint32_t)d : 0;
+}
+
 /* The connection's server leg (SYN -> SYN-ACK at the tap) in ns; 0 when the
  * handshake was not seen. */
 static inline uint64_t server_leg_ns(const struct flow_app *fa)
@@ -107,7 +115,7 @@ static void dns_message(struct worker *w, struct flow *f, uint8_t dir, struct by
             fa->dns_waiting++;
         f->done = 0;
         struct pending_entry dropped;
-        if (pending_add(&w->dns_pending, ref, f->hash, m.id, m.qhash, w->now_ns, srv, &dropped))
+        if (pending_add(&w->dns_pending, ref, f->hash, m.id, m.qhash, w->pkt_ns, srv, &dropped))
             w->dec.errors[DERR_DNS_PENDING_FULL]++;
         return;
     }
@@ -120,7 +128,7 @@ static void dns_message(struct worker *w, struct flow *f, uint8_t dir, struct by
         return;
     }
     s->dns_responses[rcode_class(m.rcode)]++;
-    hist_record(server_hist(&w->servers, q->server, HIST_DNS), w->now_ns - q->ts_ns);
+    hist_record(server_hist(&w->servers, q->server, HIST_DNS), ts_since(w->pkt_ns, q->ts_ns));
     /* every query of this flow answered: it may go after closed_flow_timeout */
     struct flow_app *fa = flow_app(f);
     if (fa->dns_waiting && --fa->dns_waiting == 0 && f->key.proto == 17)
@@ -175,7 +183,7 @@ static void http_request(struct worker *w, struct flow *f, const struct http_msg
         return;
     }
     unsigned slot = (fa->q_head + fa->q_len) % HTTP_QUEUE;
-    fa->req_ts[slot] = w->now_ns;
+    fa->req_ts[slot] = w->pkt_ns;
     fa->req_flags[slot] = (uint8_t)((m->method == HTTP_M_HEAD ? REQ_HEAD : 0) |
                                     (m->method == HTTP_M_CONNECT ? REQ_CONNECT : 0));
     fa->q_len++;
@@ -196,7 +204,7 @@ static uint8_t http_response(struct worker *w, struct flow *f, struct msg_dir *m
         return 0xff; /* interim: the request still waits for its final answer */
     unsigned slot = fa->q_head;
     uint8_t flags = fa->req_flags[slot];
-    uint64_t lat = md->first_byte_ns - fa->req_ts[slot];
+    uint64_t lat = ts_since(md->first_byte_ns, fa->req_ts[slot]);
     hist_record(server_hist(&w->servers, srv, HIST_HTTP), lat);
     /* server think time: the request's last byte and the response's first
      * byte both passed the tap, so the only network time in `lat` is the
@@ -243,7 +251,7 @@ static size_t http_step(struct deliver_ctx *c, struct bytes v)
     switch (md->state) {
     case MS_START:
         if (!md->first_byte_ns)
-            md->first_byte_ns = w->now_ns;
+            md->first_byte_ns = w->pkt_ns;
         switch (http_parse_head(v, request, &m, &err)) {
         case HTTP_NEED_MORE:
             return 0;
@@ -521,7 +529,7 @@ static void tcp_new_connection(struct worker *w, struct flow *f, uint8_t dir,
     memset(fa, 0, sizeof *fa);
     uint32_t srv = flow_server(w, f, dir, NULL);
     fa->tcp_state = TCPS_SYN_SENT;
-    fa->syn_ns = w->now_ns;
+    fa->syn_ns = w->pkt_ns;
     fa->isn[dir] = t->seq;
     fa->next_seq[dir] = t->seq + 1;
     fa->seq_valid[dir] = 1;
@@ -530,7 +538,7 @@ static void tcp_new_connection(struct worker *w, struct flow *f, uint8_t dir,
     s->seen_tcp = 1;
     s->tcp_connections++;
     struct pending_entry dropped;
-    if (pending_add(&w->syn_pending, flow_table_ref(&w->flows, f), f->hash, 0, 0, w->now_ns, srv,
+    if (pending_add(&w->syn_pending, flow_table_ref(&w->flows, f), f->hash, 0, 0, w->pkt_ns, srv,
                     &dropped)) {
         /* cannot time this handshake any more: count it as timed out */
         server_for_sample(&w->servers, dropped.server)->tcp_hs_failures[HS_FAIL_TIMEOUT]++;
@@ -544,7 +552,8 @@ static void tcp_new_connection(struct worker *w, struct flow *f, uint8_t dir,
  * the server leg, at the handshake's ACK the initial RTT. */
 static uint32_t since_latest_syn_t(const struct worker *w, const struct flow_app *fa)
 {
-    return fa->rtt_t ? time_t10(w->now_ns) - fa->rtt_t : time_t10(w->now_ns - fa->syn_ns);
+    return fa->rtt_t ? t10_since(time_t10(w->pkt_ns), fa->rtt_t)
+                     : time_t10(ts_since(w->pkt_ns, fa->syn_ns));
 }
 
 static void tcp_track_seq(struct worker *w, struct flow_app *fa, uint8_t dir,
@@ -552,7 +561,6 @@ static void tcp_track_seq(struct worker *w, struct flow_app *fa, uint8_t dir,
 {
     uint32_t len = t->payload_len;
     uint32_t end = t->seq + len + ((t->flags & (TCP_SYN | TCP_FIN)) ? 1 : 0);
-    uint32_t now_t = time_t10(w->now_ns);
     /* the retransmission / out-of-order split runs on the packets' own
      * timestamps, as Wireshark's does: a segment stamped before the one
      * that advanced next_seq (captures merged from several CPUs do that)
@@ -585,10 +593,10 @@ static void tcp_track_seq(struct worker *w, struct flow_app *fa, uint8_t dir,
                 fa->rtt_t = 0;
             else if (len > 0 && !fa->rtt_t) {
                 fa->rtt_seq = t->seq + len;
-                fa->rtt_t = now_t | 1;
+                fa->rtt_t = pkt_t | 1;
             }
         } else if (fa->rtt_t && (t->flags & TCP_ACK) && !seq_lt(t->ack, fa->rtt_seq)) {
-            uint64_t client_leg = (uint64_t)(uint32_t)(now_t - fa->rtt_t) << 10;
+            uint64_t client_leg = (uint64_t)t10_since(pkt_t, fa->rtt_t) << 10;
             hist_record(server_hist(&w->servers, fa->server - 1, HIST_TCP_DATA_RTT),
                         client_leg + server_leg_ns(fa));
             fa->rtt_t = 0;
@@ -617,7 +625,7 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
                               fa->tcp_state == TCPS_CLOSED))
             tcp_new_connection(w, f, dir, t);
         else if (same_attempt && fa->tcp_state == TCPS_SYN_SENT)
-            fa->rtt_t = time_t10(w->now_ns) | 1;
+            fa->rtt_t = time_t10(w->pkt_ns) | 1;
         return;
     }
     if (!fa->server) {
@@ -662,7 +670,7 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
     }
     if (fa->tcp_state == TCPS_SYNACK && dir == fa->client_dir && (fl & TCP_ACK) &&
         t->ack == fa->isn[dir ^ 1] + 1) {
-        hist_record(server_hist(&w->servers, srv, HIST_TCP_RTT), w->now_ns - fa->syn_ns);
+        hist_record(server_hist(&w->servers, srv, HIST_TCP_RTT), ts_since(w->pkt_ns, fa->syn_ns));
         fa->irtt_t = since_latest_syn_t(w, fa); /* syn_ns is not needed any more */
         fa->flags |= FA_HS_DONE;
         fa->rtt_t = 0;

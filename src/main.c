@@ -1023,7 +1023,7 @@ static void pool_window(struct app *a, struct server_registry *merged, uint64_t 
     pool_barrier_enter(a->pool, a->engine.next_close_ns);
     merge_workers(a, merged);
     alerts_advance(&a->engine, merged, now_ns);
-    pool_barrier_leave(a->pool);
+    pool_barrier_leave(a->pool, alerts_open_since(&a->engine));
     publish_alert_snap(a, merged);
 }
 
@@ -1176,13 +1176,14 @@ int main(int argc, char **argv)
             return EXIT_RUNTIME;
         }
         for (unsigned i = 0; i < o.workers; i++)
-            if (!(own_src[i] = dpdk_open_queue(i, err, sizeof err))) {
+            if (!(own_src[i] = dpdk_open_worker(i, o.workers, err, sizeof err))) {
                 fprintf(stderr, "spanwatch: %s\n", err);
                 return EXIT_RUNTIME;
             }
         if (!o.quiet)
-            fprintf(stderr, "spanwatch: DPDK port %s started with %u RX queue%s\n",
-                    dpdk_port_name(), o.workers, o.workers == 1 ? "" : "s");
+            fprintf(stderr, "spanwatch: DPDK port %s started with %u RX queue%s on %u worker%s\n",
+                    dpdk_port_name(), dpdk_queue_count(), dpdk_queue_count() == 1 ? "" : "s",
+                    o.workers, o.workers == 1 ? "" : "s");
     }
 #endif
     if (own_sources && !afxdp && !dpdk) { /* AF_PACKET */
@@ -1337,7 +1338,7 @@ int main(int argc, char **argv)
             rc = EXIT_RUNTIME;
             break;
         }
-        uint64_t now = clock_wall_ns();
+        uint64_t now = clock_live_ns();
         if (alerts_due(&app.engine, now))
             pool_window(&app, &merged, now);
         if (atomic_load_explicit(&app.pending_cfg, memory_order_relaxed)) {
@@ -1346,8 +1347,20 @@ int main(int argc, char **argv)
         if (reload_requested)
             take_sighup(&app, o.quiet);
     }
-    while (!(app.pool && pool.sourced) && !stop_requested) {
+    struct source_drain drain;
+    int draining = 0;
+    while (!(app.pool && pool.sourced)) {
+        if (stop_requested && !draining) {
+            if (!o.iface)
+                break;
+            /* live: what the kernel already holds is analysed first */
+            source_drain_begin(&drain, clock_wall_ns(), clock_mono_ns());
+            draining = 1;
+        }
         int n = source_next_burst(src, burst, SOURCE_BURST_MAX);
+        int last = draining && source_drain_done(&drain, burst, n, clock_mono_ns());
+        if (last && n <= 0)
+            break;
         if (n == SOURCE_EOF)
             break;
         if (n == SOURCE_ERROR) {
@@ -1360,8 +1373,8 @@ int main(int argc, char **argv)
             if (n > 0) {
                 pool_dispatch_windows(&app, &merged, src->linktype, burst, (unsigned)n);
                 dispatched += (unsigned)n;
-            } else if (o.iface && alerts_due(&app.engine, clock_wall_ns())) {
-                pool_window(&app, &merged, clock_wall_ns());
+            } else if (o.iface && alerts_due(&app.engine, clock_live_ns())) {
+                pool_window(&app, &merged, clock_live_ns());
             }
             if (atomic_load_explicit(&app.pending_cfg, memory_order_relaxed)) {
                 apply_pending_rules(&app, NULL, &merged, pool.now_ns);
@@ -1375,7 +1388,7 @@ int main(int argc, char **argv)
         } else if (n > 0) {
             worker_handle_burst(&w, burst, (unsigned)n);
         } else if (o.iface) {
-            worker_tick(&w, clock_wall_ns());
+            worker_tick(&w, clock_live_ns());
         }
         if (!app.pool && atomic_load_explicit(&app.pending_cfg, memory_order_relaxed))
             apply_pending_rules(&app, &w, &w.servers, w.now_ns);
@@ -1392,6 +1405,8 @@ int main(int argc, char **argv)
                 last_progress = now;
             }
         }
+        if (last)
+            break;
     }
     static struct worker agg; /* -w > 1: totals for the summary */
     if (app.pool) {

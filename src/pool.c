@@ -67,6 +67,7 @@ static void park(struct pool_slot *s, uint32_t seq, uint64_t at)
     while (atomic_load_explicit(&p->barrier_release, memory_order_acquire) != seq &&
            !atomic_load_explicit(&p->stop, memory_order_relaxed))
         sched_yield();
+    s->w.closed_ns = p->closed_ns; /* written before the release */
 }
 
 static void *worker_main(void *arg)
@@ -115,7 +116,7 @@ static void *worker_main(void *arg)
             continue;
         }
         if (p->live && (++idle_rounds & 1023) == 0)
-            worker_tick(&s->w, clock_wall_ns());
+            worker_tick(&s->w, clock_live_ns());
         nanosleep(&idle, NULL);
     }
     return NULL;
@@ -127,7 +128,13 @@ static void *worker_src_main(void *arg)
     struct pool_slot *s = arg;
     struct pool *p = s->pool;
     struct sw_packet burst[SOURCE_BURST_MAX];
-    while (!atomic_load_explicit(&p->stop, memory_order_acquire)) {
+    struct source_drain drain;
+    int draining = 0;
+    for (;;) {
+        if (!draining && atomic_load_explicit(&p->stop, memory_order_acquire)) {
+            source_drain_begin(&drain, clock_wall_ns(), clock_mono_ns());
+            draining = 1;
+        }
         int n = source_next_burst(s->src, burst, SOURCE_BURST_MAX);
         if (n < 0) {
             snprintf(p->error, sizeof p->error, "%s", s->src->error);
@@ -142,15 +149,17 @@ static void *worker_src_main(void *arg)
                 k++;
             if (k)
                 worker_handle_burst(&s->w, burst, k);
-            if (k < (unsigned)n || clock_wall_ns() >= at)
+            if (k < (unsigned)n || clock_live_ns() >= at)
                 park(s, want, at);
             if (k < (unsigned)n)
                 worker_handle_burst(&s->w, burst + k, (unsigned)n - k);
         } else if (n > 0) {
             worker_handle_burst(&s->w, burst, (unsigned)n);
         }
-        if (n == 0)
-            worker_tick(&s->w, clock_wall_ns());
+        if (n == 0 && !draining)
+            worker_tick(&s->w, clock_live_ns());
+        if (draining && source_drain_done(&drain, burst, n, clock_mono_ns()))
+            break;
         if (publisher_wanted(&s->pub) && p->snapshot)
             p->snapshot(s);
     }
@@ -253,8 +262,9 @@ void pool_barrier_enter(struct pool *p, uint64_t ts_ns)
             sched_yield();
 }
 
-void pool_barrier_leave(struct pool *p)
+void pool_barrier_leave(struct pool *p, uint64_t closed_ns)
 {
+    p->closed_ns = closed_ns;
     atomic_store_explicit(&p->barrier_release, p->barrier_seq, memory_order_release);
 }
 

@@ -52,6 +52,7 @@ struct pool {
     uint32_t barrier_seq;
     uint64_t ring_drops;         /* total packets dropped on full rings */
     uint64_t now_ns;             /* dispatcher's clock: latest packet time */
+    uint64_t closed_ns;          /* set before a barrier's release: windows closed to here */
     /* called by a worker thread when its publisher wants a snapshot */
     void (*snapshot)(struct pool_slot *s);
     /* workers with their own sources: barriers by time instead of records */
@@ -76,7 +77,9 @@ int pool_start(struct pool *p);
 void pool_dispatch(struct pool *p, int linktype, const struct sw_packet *pkts, unsigned n);
 /* Park every worker at this point of the stream with its clock at ts_ns. */
 void pool_barrier_enter(struct pool *p, uint64_t ts_ns);
-void pool_barrier_leave(struct pool *p);
+/* Release them; windows before closed_ns are closed (later packets stamped
+ * earlier are counted as late). */
+void pool_barrier_leave(struct pool *p, uint64_t closed_ns);
 /* End of input: workers drain their rings and exit; then the threads are joined. */
 void pool_stop(struct pool *p);
 void pool_free(struct pool *p);

@@ -160,6 +160,9 @@ static void handle_stage(struct worker *w, const struct stage *s)
     w->now_ns = s->now_ns;
     if (w->first_ns == 0 || s->ts_ns < w->first_ns)
         w->first_ns = s->ts_ns;
+    /* analysed all the same; its counts land in the window still open */
+    if (s->ts_ns < w->closed_ns)
+        w->dec.errors[DERR_TS_LATE]++;
     /* timers (DNS and handshake timeouts) every 100 ms of packet time,
      * checked per packet: a burst of a slow capture can span seconds, and a
      * timeout must land in its own alert window */
@@ -170,8 +173,10 @@ static void handle_stage(struct worker *w, const struct stage *s)
     if (w->alerts) {
         if (!w->alerts->started)
             alerts_start(w->alerts, w->now_ns);
-        if (alerts_due(w->alerts, w->now_ns))
+        if (alerts_due(w->alerts, w->now_ns)) {
             alerts_advance(w->alerts, &w->servers, w->now_ns);
+            w->closed_ns = alerts_open_since(w->alerts);
+        }
     }
     switch (s->st) {
     case DECODE_STATUS_L4:
@@ -221,8 +226,10 @@ void worker_tick(struct worker *w, uint64_t now_ns)
     flow_table_sweep(&w->flows, w->now_ns, 4096);
     frag_housekeeping(w);
     housekeeping(w);
-    if (w->alerts && alerts_due(w->alerts, w->now_ns))
+    if (w->alerts && alerts_due(w->alerts, w->now_ns)) {
         alerts_advance(w->alerts, &w->servers, w->now_ns);
+        w->closed_ns = alerts_open_since(w->alerts);
+    }
 }
 
 void worker_finish(struct worker *w)

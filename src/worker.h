@@ -35,15 +35,27 @@ struct worker {
     uint64_t pkt_ns;          /* the current packet's own timestamp (may be < now_ns) */
     uint64_t clock_ns;        /* the decode stage's clock (runs PIPE_DEPTH packets ahead
                                  of now_ns within a burst; equal between bursts) */
+    uint64_t closed_ns;       /* alert windows before this time are closed: a packet
+                                 stamped earlier arrived late (counted, still analysed) */
     uint64_t next_housekeeping_ns;
     uint64_t next_frag_ns;
     struct alert_engine *alerts;  /* run at window ends in packet time; NULL = none */
 };
 
+/* A latency sample is the difference of two packets' own capture
+ * timestamps (never the worker clock, which an idle live link advances by
+ * the wall clock); 0 when a badly merged capture has them the wrong way
+ * round. */
+static inline uint64_t ts_since(uint64_t later_ns, uint64_t earlier_ns)
+{
+    return later_ns > earlier_ns ? later_ns - earlier_ns : 0;
+}
+
 int worker_init(struct worker *w, unsigned id, const struct config *cfg, int linktype);
 void worker_handle_burst(struct worker *w, const struct sw_packet *pkts, unsigned n);
 /* No packets for a while on a live source: let the clock follow wall time
- * (timeouts, idle expiry and alert windows do not wait for the next packet). */
+ * less LIVE_GRACE_NS (timeouts, idle expiry and alert windows do not wait
+ * for the next packet). Samples are never taken from this clock. */
 void worker_tick(struct worker *w, uint64_t now_ns);
 /* End of input: expire what the clock allows (fragments). */
 void worker_finish(struct worker *w);

@@ -5,7 +5,10 @@ Metric family names are collected from the C sources (every string literal
 "spanwatch_..." in capture/, decode/, metrics/, src/) and from the README's
 metrics tables (first column of rows under "## Metrics"). Both sets must be
 equal, and every metric DESIGN.md makes a contract (its metrics table, in
-../shared/DESIGN.md when present) must be among them.
+../shared/DESIGN.md when present) must be among them — or be named in the
+README's "## Status" section as not built yet (the contract is written
+ahead of the code: the metrics of open issues), so that a contract metric
+can neither go missing silently nor be claimed while absent.
 """
 import os
 import re
@@ -38,9 +41,15 @@ design = os.path.join(src, "..", "shared", "DESIGN.md")
 contract = set()
 if os.path.exists(design):
     contract = set(re.findall(r"^\| (spanwatch_[a-z0-9_]+) \|", open(design, encoding="utf-8").read(), re.M))
+    status = readme[readme.index("## Status"):]
+    status = status[:status.find("\n## ", 1)] if "\n## " in status[1:] else status
     for n in sorted(contract - code):
-        print("FAIL %s is a DESIGN.md contract metric the code does not export" % n)
-        fail += 1
+        if n in status:
+            print("ok   %s (DESIGN.md) is not built yet, as README's Status says" % n)
+        else:
+            print("FAIL %s is a DESIGN.md contract metric the code does not export "
+                  "(nor does README's Status list it as not built yet)" % n)
+            fail += 1
 print("%s %d families in code, %d in the README, %d contract metrics from DESIGN.md" %
       ("ok  " if not fail else "FAIL", len(code), len(doc), len(contract)))
 print("%d passed, %d failed" % (0 if fail else 1, fail))
