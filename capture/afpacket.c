@@ -198,6 +198,12 @@ static const struct source_ops afp_ops = {
     .close = afp_close,
 };
 
+int source_kernel_timestamps(int fd)
+{
+    int one = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+}
+
 int source_afpacket_check(const char *iface, char *err, size_t errlen)
 {
     unsigned idx = if_nametoindex(iface);
@@ -219,7 +225,7 @@ int source_afpacket_check(const char *iface, char *err, size_t errlen)
     return 0;
 }
 
-struct source *source_afpacket_open(const char *iface, const char *bpf_filter, int fanout_group,
+struct source *source_afpacket_open(const char *iface, const char *bpf_filter, int *fanout_group,
                                     unsigned ring_mb, char *err, size_t errlen)
 {
     if (source_afpacket_check(iface, err, errlen) != 0)
@@ -242,6 +248,11 @@ struct source *source_afpacket_open(const char *iface, const char *bpf_filter, i
                                 : "");
         goto fail;
     }
+    /* kernel timestamps for every frame, taken once when the interface
+     * receives or sends it, and shared by every packet socket (tcpdump's
+     * too); without it each socket stamps the frame when it is delivered
+     * to that socket, microseconds apart (see source_kernel_timestamps) */
+    source_kernel_timestamps(a->fd);
     int v = TPACKET_V3;
     if (setsockopt(a->fd, SOL_PACKET, PACKET_VERSION, &v, sizeof v) != 0) {
         snprintf(err, errlen, "%s: TPACKET_V3: %s", iface, strerror(errno));
@@ -305,11 +316,24 @@ struct source *source_afpacket_open(const char *iface, const char *bpf_filter, i
         a->skip_outgoing = 1;
     struct packet_mreq mr = { .mr_ifindex = ll.sll_ifindex, .mr_type = PACKET_MR_PROMISC };
     setsockopt(a->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr); /* best effort */
-    if (fanout_group >= 0) {
-        int f = (fanout_group & 0xffff) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+    if (fanout_group) {
+        /* the first socket asks the kernel for a group id no one else in
+         * this network namespace uses (a fixed id, e.g. from the PID, can
+         * meet another program's group: EINVAL), the others join it */
+        int flags = PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG;
+        int f = *fanout_group >= 0 ? (*fanout_group & 0xffff) | (flags << 16)
+                                   : (flags | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
         if (setsockopt(a->fd, SOL_PACKET, PACKET_FANOUT, &f, sizeof f) != 0) {
             snprintf(err, errlen, "%s: PACKET_FANOUT: %s", iface, strerror(errno));
             goto fail;
+        }
+        socklen_t fl = sizeof f;
+        if (*fanout_group < 0) { /* the kernel's ids start at 0 */
+            if (getsockopt(a->fd, SOL_PACKET, PACKET_FANOUT, &f, &fl) != 0) {
+                snprintf(err, errlen, "%s: PACKET_FANOUT: no group id: %s", iface, strerror(errno));
+                goto fail;
+            }
+            *fanout_group = f & 0xffff;
         }
     }
     return &a->base;

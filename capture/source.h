@@ -107,15 +107,26 @@ static inline void source_close(struct source *s)
         s->ops->close(s);
 }
 
+/* Turn on the kernel's software receive timestamps (SO_TIMESTAMPNS on a
+ * socket enables them for the whole host while it is open). With them on,
+ * a frame is stamped once, when the interface receives it (netif_receive)
+ * or hands it to the taps on transmit, and every packet socket reads that
+ * stamp from the frame; with them off (no socket asks), each packet socket
+ * stamps a frame when the frame is delivered to it, so two captures of one
+ * interface differ by a microsecond or so per frame and a latency depends
+ * on which socket measured it. Best effort: 0, or -1 with errno. */
+int source_kernel_timestamps(int fd);
+
 /* pcap_file.c: open a pcap or pcapng file. NULL and a message in err on failure. */
 struct source *source_pcap_open_file(const char *path, const char *bpf_filter,
                                      char *err, size_t errlen);
 /* pcap_file.c: open a live interface through libpcap. */
 struct source *source_pcap_open_live(const char *iface, const char *bpf_filter,
                                      int buffer_mb, char *err, size_t errlen);
-/* afpacket.c: AF_PACKET TPACKET_V3 socket on iface in fanout group
- * fanout_group (-1: none) with a ring of ring_mb MiB. */
-struct source *source_afpacket_open(const char *iface, const char *bpf_filter, int fanout_group,
+/* afpacket.c: AF_PACKET TPACKET_V3 socket on iface with a ring of ring_mb
+ * MiB, in fanout group *fanout_group: NULL none, -1 a new group (the
+ * kernel's unique id is written back for the next sockets to join). */
+struct source *source_afpacket_open(const char *iface, const char *bpf_filter, int *fanout_group,
                                     unsigned ring_mb, char *err, size_t errlen);
 /* Make this socket (one per fanout group) also report the interface's own
  * receive drops, counted from now. */

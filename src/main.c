@@ -1187,9 +1187,9 @@ int main(int argc, char **argv)
     }
 #endif
     if (own_sources && !afxdp && !dpdk) { /* AF_PACKET */
-        int group = (int)(getpid() & 0xffff);
+        int group = -1; /* a new fanout group; its id comes back from the first socket */
         for (unsigned i = 0; i < o.workers; i++) {
-            own_src[i] = source_afpacket_open(o.iface, o.filter, group, o.buffer_mb, err, sizeof err);
+            own_src[i] = source_afpacket_open(o.iface, o.filter, &group, o.buffer_mb, err, sizeof err);
             if (!own_src[i]) {
                 fprintf(stderr, "spanwatch: %s\n", err);
                 for (unsigned j = 0; j < i; j++)
