@@ -12,9 +12,12 @@
  * Each socket has a UMEM of 4096 frames of 4 KiB. A burst is the frames
  * peeked from the RX ring; they are returned to the fill ring on the next
  * call (views stay valid until then, as the source contract requires).
- * AF_XDP carries no timestamps: a burst is stamped with CLOCK_REALTIME when
- * it is taken (a vDSO call, no syscall), so latencies are as precise as the
- * burst cadence (sub-millisecond under load, documented).
+ * Timestamps: AF_XDP descriptors carry none, so our XDP program writes the
+ * monotonic clock at the driver's receive into the metadata in front of
+ * each frame (capture/bpf/xsk_stamp.h); a burst converts it to real time
+ * with the offset between CLOCK_REALTIME and CLOCK_MONOTONIC read when the
+ * burst is taken. A frame without the stamp (a driver that cannot grow
+ * the metadata) is stamped with CLOCK_REALTIME when the burst is taken.
  */
 #include "afxdp.h"
 
@@ -34,7 +37,10 @@
 #include <pcap/dlt.h>
 #include <xdp/xsk.h>
 
+#include <linux/types.h>
+
 #include "../metrics/clock.h"
+#include "bpf/xsk_stamp.h"
 #include "xsk_redirect.skel.h"
 
 #define NUM_FRAMES 4096u
@@ -62,6 +68,18 @@ struct xdp_source {
     uint64_t held_addr[SOURCE_BURST_MAX];
     uint64_t received;
 };
+
+unsigned afxdp_rx_queues(const char *iface)
+{
+    char path[160];
+    unsigned n = 0;
+    for (; n < 4096; n++) {
+        snprintf(path, sizeof path, "/sys/class/net/%s/queues/rx-%u", iface, n);
+        if (access(path, F_OK) != 0)
+            break;
+    }
+    return n;
+}
 
 struct afxdp_prog *afxdp_attach(const char *iface, const char *mode, char *err, size_t errlen)
 {
@@ -187,6 +205,7 @@ static int xdp_next_burst(struct source *s, struct sw_packet *pkts, unsigned max
             return 0;
     }
     uint64_t now = clock_wall_ns();
+    uint64_t mono_to_real = now - clock_mono_ns();
     for (uint32_t i = 0; i < n; i++) {
         const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx + i);
         uint32_t len = d->len > FRAME_SIZE ? FRAME_SIZE : d->len;
@@ -194,6 +213,13 @@ static int xdp_next_burst(struct source *s, struct sw_packet *pkts, unsigned max
         pkts[i].caplen = len;
         pkts[i].wirelen = d->len;
         pkts[i].ts_ns = now;
+        /* the stamp sits in the frame's headroom, inside its UMEM chunk */
+        if (d->addr % FRAME_SIZE >= sizeof(struct xsk_stamp)) {
+            struct xsk_stamp st;
+            memcpy(&st, (const uint8_t *)pkts[i].data - sizeof st, sizeof st);
+            if (st.magic == XSK_STAMP_MAGIC && st.mono_ns + mono_to_real <= now)
+                pkts[i].ts_ns = st.mono_ns + mono_to_real;
+        }
         x->held_addr[i] = xsk_umem__extract_addr(d->addr);
     }
     x->held = n;

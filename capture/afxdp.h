@@ -14,6 +14,8 @@ struct afxdp_prog;
 
 /* Load and attach spanwatch's XDP program; mode "native", "skb" or "auto"
  * (native, falling back to skb). NULL and a message on failure. */
+/* The interface's RX queues (sysfs queues/rx-N), 0 if unknown. */
+unsigned afxdp_rx_queues(const char *iface);
 struct afxdp_prog *afxdp_attach(const char *iface, const char *mode, char *err, size_t errlen);
 /* 1 if attached in native (driver) mode. */
 int afxdp_native(const struct afxdp_prog *p);

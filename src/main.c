@@ -146,6 +146,7 @@ struct options {
     const char *dpdk_args;
     const char *check_config;
     unsigned workers;
+    int workers_given;        /* -w was on the command line (else a default) */
     unsigned buffer_mb;
     int quiet;
 };
@@ -223,6 +224,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             if (*end || errno || n < 1 || n > METRICS_MAX_WORKERS || optarg[0] == '-')
                 return usage_error("-w: expected a worker count from 1 to 256, got '%s'", optarg);
             o->workers = (unsigned)n;
+            o->workers_given = 1;
             break;
         }
         case 'V':
@@ -1147,6 +1149,20 @@ int main(int argc, char **argv)
     struct source *own_src[METRICS_MAX_WORKERS] = { 0 };
 #ifdef HAVE_AFXDP
     if (afxdp) {
+        /* every RX queue gets a socket and a worker: the program passes a
+         * queue without a socket to the kernel, and its frames would never
+         * be analysed (nor counted as drops) */
+        unsigned nq = afxdp_rx_queues(o.iface);
+        if (nq && nq != o.workers) {
+            if (o.workers_given) {
+                fprintf(stderr, "spanwatch: %s has %u RX queue%s; --backend afxdp reads each "
+                                "with its own worker: use -w %u, or change the queues to the "
+                                "workers (ethtool -L %s combined %u)\n",
+                        o.iface, nq, nq == 1 ? "" : "s", nq, o.iface, o.workers);
+                return EXIT_USAGE;
+            }
+            o.workers = nq > METRICS_MAX_WORKERS ? METRICS_MAX_WORKERS : nq;
+        }
         app.xdp = afxdp_attach(o.iface, o.xdp_mode, err, sizeof err);
         if (!app.xdp) {
             fprintf(stderr, "spanwatch: %s\n", err);

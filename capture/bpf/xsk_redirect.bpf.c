@@ -7,9 +7,18 @@
  * a queue without a socket are passed to the kernel. On a SPAN port the
  * frames are copies nobody else needs. Per-CPU counters of what was
  * redirected and passed are read by spanwatch and exported as metrics.
+ *
+ * AF_XDP descriptors carry no timestamp, so the program stamps each frame
+ * it redirects: it grows the metadata area in front of the frame by
+ * struct xsk_stamp (bpf_xdp_adjust_meta; the kernel copies it into the
+ * socket's UMEM with the frame) and writes bpf_ktime_get_ns(), the
+ * monotonic clock at the driver's receive, behind a magic word that says
+ * the stamp is there. spanwatch converts it to real time.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+
+#include "xsk_stamp.h"
 
 struct {
     __uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -31,6 +40,14 @@ int xsk_redirect(struct xdp_md *ctx)
 {
     __u32 q = ctx->rx_queue_index;
     __u32 slot = 1;
+    if (bpf_map_lookup_elem(&xsks, &q) &&
+        bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct xsk_stamp)) == 0) {
+        struct xsk_stamp *m = (void *)(long)ctx->data_meta;
+        if ((void *)(m + 1) <= (void *)(long)ctx->data) {
+            m->mono_ns = bpf_ktime_get_ns();
+            m->magic = XSK_STAMP_MAGIC;
+        }
+    }
     int act = bpf_redirect_map(&xsks, q, XDP_PASS);
     if (act == XDP_REDIRECT)
         slot = 0;
