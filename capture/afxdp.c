@@ -227,15 +227,50 @@ static int xdp_next_burst(struct source *s, struct sw_packet *pkts, unsigned max
     return (int)n;
 }
 
+/* XDP_STATISTICS of one socket. The kernel counts a frame it found no free
+ * UMEM frame for in rx_dropped *and* in rx_fill_ring_empty_descs, so the
+ * frames lost are rx_dropped + rx_ring_full, and rx_fill_ring_empty_descs
+ * says how many of rx_dropped were for want of a fill-ring frame. */
+static int xsk_drop_stats(struct xdp_source *x, uint64_t *fill_empty, uint64_t *ring_full,
+                          uint64_t *other)
+{
+    struct xdp_statistics xs;
+    socklen_t len = sizeof xs;
+    if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_STATISTICS, &xs, &len) != 0)
+        return -1;
+    uint64_t empty = xs.rx_fill_ring_empty_descs < xs.rx_dropped ? xs.rx_fill_ring_empty_descs
+                                                                  : xs.rx_dropped;
+    *fill_empty = empty;
+    *ring_full = xs.rx_ring_full;
+    *other = xs.rx_dropped - empty;
+    return 0;
+}
+
 static void xdp_stats(struct source *s, struct source_stats *st)
 {
     struct xdp_source *x = (struct xdp_source *)s;
     memset(st, 0, sizeof *st);
     st->received = x->received;
-    struct xdp_statistics xs;
-    socklen_t len = sizeof xs;
-    if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_STATISTICS, &xs, &len) == 0)
-        st->kernel_drops = xs.rx_dropped + xs.rx_ring_full + xs.rx_fill_ring_empty_descs;
+    uint64_t empty, full, other;
+    if (xsk_drop_stats(x, &empty, &full, &other) == 0)
+        st->kernel_drops = empty + full + other;
+}
+
+const char *const afxdp_drop_name[AFXDP_DROP_COUNT] = {
+    [AFXDP_DROP_NO_SOCKET] = "no_socket",
+    [AFXDP_DROP_FILL_RING_EMPTY] = "fill_ring_empty",
+    [AFXDP_DROP_RX_RING_FULL] = "rx_ring_full",
+    [AFXDP_DROP_OTHER] = "other",
+};
+
+void afxdp_socket_drops(struct source *s, uint64_t drops[AFXDP_DROP_COUNT])
+{
+    uint64_t empty, full, other;
+    if (xsk_drop_stats((struct xdp_source *)s, &empty, &full, &other) != 0)
+        return;
+    drops[AFXDP_DROP_FILL_RING_EMPTY] += empty;
+    drops[AFXDP_DROP_RX_RING_FULL] += full;
+    drops[AFXDP_DROP_OTHER] += other;
 }
 
 static void xdp_breakloop(struct source *s)

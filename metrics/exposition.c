@@ -303,6 +303,12 @@ int expo_render(FILE *out, const struct metrics_view *v)
         sample_u64_1(out, "spanwatch_xdp_packets_total", "action", "redirected",
                      v->xdp_redirected);
         sample_u64_1(out, "spanwatch_xdp_packets_total", "action", "passed", v->xdp_passed);
+        family(out, "spanwatch_xdp_drops_total", "counter",
+               "Frames that reached the XDP program and were not analysed, by reason "
+               "(their sum is in spanwatch_capture_drops_total).");
+        for (unsigned i = 0; i < v->nxdp_drops; i++)
+            sample_u64_1(out, "spanwatch_xdp_drops_total", "reason", v->xdp_drop_reason[i],
+                         v->xdp_drops[i]);
     }
     if (v->am_configured) {
         family(out, "spanwatch_alertmanager_posts_total", "counter",

@@ -35,6 +35,9 @@ struct metrics_view {
     int am_configured;                     /* alertmanager.url set */
     int xdp;                               /* --backend afxdp: its program's counters */
     uint64_t xdp_redirected, xdp_passed;
+    unsigned nxdp_drops;                   /* afxdp: frames not analysed, by reason */
+    const char *xdp_drop_reason[8];
+    uint64_t xdp_drops[8];
     uint64_t am_posts_ok, am_posts_failed, am_dropped, am_pending;
     int config_reload_ok;
     uint64_t config_hash;

@@ -489,8 +489,22 @@ static int web_render(void *ctx, FILE *out)
                   atomic_load(&a->config_hash), buf);
 #ifdef HAVE_AFXDP
         if (a->xdp) {
+            /* every frame the program saw is analysed or counted: a frame
+             * passed to the kernel (a queue without a socket) is a drop */
             v->xdp = 1;
             afxdp_counters(a->xdp, &v->xdp_redirected, &v->xdp_passed);
+            _Static_assert(AFXDP_DROP_COUNT <= sizeof v->xdp_drops / sizeof v->xdp_drops[0],
+                           "room for every AF_XDP drop reason");
+            uint64_t d[AFXDP_DROP_COUNT] = { [AFXDP_DROP_NO_SOCKET] = v->xdp_passed };
+            for (unsigned i = 0; a->pool && i < a->pool->n; i++)
+                if (a->pool->slots[i].src)
+                    afxdp_socket_drops(a->pool->slots[i].src, d);
+            v->nxdp_drops = AFXDP_DROP_COUNT;
+            for (unsigned r = 0; r < AFXDP_DROP_COUNT; r++) {
+                v->xdp_drop_reason[r] = afxdp_drop_name[r];
+                v->xdp_drops[r] = d[r];
+            }
+            v->source_drops[0] += v->xdp_passed;
         }
 #endif
         if (a->pool) {
