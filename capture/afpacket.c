@@ -57,8 +57,7 @@ struct afp_source {
     int skip_outgoing;
 };
 
-/* The interface's receive drops (the "drop" column of /proc/net/dev). */
-static uint64_t iface_rx_drops(const char *iface)
+uint64_t source_iface_rx_drops(const char *iface)
 {
     static const char *const files[] = { "rx_dropped", "rx_missed_errors" };
     uint64_t sum = 0;
@@ -81,7 +80,7 @@ void source_afpacket_report_iface_drops(struct source *s)
 {
     struct afp_source *a = (struct afp_source *)s;
     a->iface_stats = 1;
-    a->iface_base = iface_rx_drops(a->base.name);
+    a->iface_base = source_iface_rx_drops(a->base.name);
 }
 
 static struct tpacket_block_desc *block(struct afp_source *a, unsigned i)
@@ -170,7 +169,7 @@ static void afp_stats(struct source *s, struct source_stats *st)
     st->received = a->received;
     st->kernel_drops = a->drops;
     if (a->iface_stats) {
-        uint64_t now = iface_rx_drops(a->base.name);
+        uint64_t now = source_iface_rx_drops(a->base.name);
         st->iface_drops = now > a->iface_base ? now - a->iface_base : 0;
     }
 }

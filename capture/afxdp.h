@@ -32,6 +32,9 @@ enum afxdp_drop {
     AFXDP_DROP_COUNT
 };
 extern const char *const afxdp_drop_name[AFXDP_DROP_COUNT];
+/* Make this socket (one per interface) also report the interface's own
+ * receive drops (frames lost before the XDP program ran), counted from now. */
+void afxdp_report_iface_drops(struct source *s);
 /* Add one socket's XDP_STATISTICS, by reason, to drops (all but no_socket). */
 void afxdp_socket_drops(struct source *s, uint64_t drops[AFXDP_DROP_COUNT]);
 /* The AF_XDP socket for RX queue `queue`, registered with the program. */

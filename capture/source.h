@@ -128,6 +128,11 @@ struct source *source_pcap_open_live(const char *iface, const char *bpf_filter,
  * kernel's unique id is written back for the next sockets to join). */
 struct source *source_afpacket_open(const char *iface, const char *bpf_filter, int *fanout_group,
                                     unsigned ring_mb, char *err, size_t errlen);
+/* The interface's own receive drops, rx_dropped + rx_missed_errors from
+ * sysfs (the "drop" column of /proc/net/dev, as libpcap reports them):
+ * frames the NIC or driver lost before any capture socket or XDP program
+ * saw them. */
+uint64_t source_iface_rx_drops(const char *iface);
 /* Make this socket (one per fanout group) also report the interface's own
  * receive drops, counted from now. */
 void source_afpacket_report_iface_drops(struct source *s);

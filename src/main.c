@@ -1192,6 +1192,7 @@ int main(int argc, char **argv)
                 return EXIT_RUNTIME;
             }
         }
+        afxdp_report_iface_drops(own_src[0]);
         if (!o.quiet)
             fprintf(stderr, "spanwatch: %s: XDP program attached in %s mode, %u AF_XDP socket%s "
                             "(RX queues 0-%u)\n", o.iface,

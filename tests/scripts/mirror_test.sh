@@ -119,9 +119,13 @@ run_round() {
         echo "     $name: $(grep -c '^spanwatch_packets_total{worker="[0-9]*"} [1-9]' "$tmp/$name.prom") worker(s) carried traffic"
         [ "${checks[$i]}" = full ] || continue
         # times: the mirror copies and stamps frames after the server
-        # interface's taps did, so only counts are compared
+        # interface's taps did, so only counts are compared. Left out, the
+        # data-RTT histogram: tc mirrors a sent frame before the taps see
+        # it and a received one after, so the order of two frames going
+        # opposite ways can differ on M1, and one server segment is timed
+        # at a time, to the first ACK that covers it
         out=$(/usr/bin/python3 "$src/tests/scripts/compare_live.py" --sample-tolerance-us inf \
-              "$tmp/$name.prom" "$tmp/$label.replay.prom") &&
+              --exclude '^spanwatch_tcp_data_rtt_seconds' "$tmp/$name.prom" "$tmp/$label.replay.prom") &&
             ok "$name: $out from the replay" || bad "$name: $out"
     done
 }
