@@ -5,7 +5,9 @@
 #              back: the replay ends quickly (no timer stepping through 10
 #              years of windows), exit 0, 1 capture/timestamp_jump, and
 #              every later packet (stamped before the clock) counted as
-#              capture/timestamp_backwards — numbers from the construction;
+#              capture/timestamp_backwards and, its alert window being
+#              closed already, capture/late_for_window — numbers from the
+#              construction;
 #   cut.pcap   every 100th record zero-length, every 100th (offset 20) cut
 #              to 20 bytes, the file ending inside a record: exit 0 with a
 #              warning naming the truncation, packets = what capinfos reads,
@@ -55,6 +57,11 @@ p=$(awk '/^spanwatch_packets_total\{/ {s += $NF} END {print s + 0}' "$tmp/jump.p
 [ "$b" = $((n - mid - 1)) ] && ok "jump.pcap: $b packets behind the clock counted as timestamp_backwards" ||
     bad "jump.pcap: timestamp_backwards $b, built with $((n - mid - 1))"
 [ "$p" = "$n" ] && ok "jump.pcap: all $n packets handled" || bad "jump.pcap: $p of $n packets handled"
+# the jump closed every alert window up to ten years ahead: each later
+# packet arrived after its window was evaluated (analysed, and counted late)
+l=$(metric_value "$tmp/jump.prom" 'spanwatch_decode_errors_total{layer="capture",reason="late_for_window"}')
+[ "$l" = $((n - mid - 1)) ] && ok "jump.pcap: $l packets after their window closed counted as late_for_window" ||
+    bad "jump.pcap: late_for_window $l, built with $((n - mid - 1))"
 
 "$sw" -q -r "$tmp/cut.pcap" --metrics-out "$tmp/cut.prom" 2> "$tmp/cut.err"
 rc=$?
