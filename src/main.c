@@ -73,7 +73,7 @@ static const char help_text[] =
     "Capture:\n"
     "      --backend NAME         live capture back end: pcap (default, libpcap),\n"
     "                             afpacket (TPACKET_V3 fanout), afxdp (XDP +\n"
-    "                             AF_XDP, one RX queue per worker), dpdk (EAL\n"
+    "                             AF_XDP, one worker per RX queue), dpdk (EAL\n"
     "                             ports from --dpdk-args; -i not needed)\n"
     "  -w, --workers N            worker threads; with N > 1 a dispatcher hashes\n"
     "                             flows to N workers over lock-free rings (default:\n"
