@@ -21,15 +21,10 @@
 set -u
 sw=$(readlink -f "$1")
 src=$(readlink -f "$2")
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-for c in nginx curl tc; do command -v $c >/dev/null || { echo "SKIP: $c not installed"; exit 77; }; done
 tmp_prefix=spanwatch-fd
 router=1
+netns_tools="tc"
 . "$(dirname "$0")/netns_lib.sh"
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 
 port=$((19500 + RANDOM % 400))
 cat > "$tmp/cfg.yaml" <<'CFG'

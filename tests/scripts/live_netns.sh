@@ -17,15 +17,9 @@ set -u
 sw=$1
 src=$2
 keep=${3:-}
-for tool in ip nginx unbound curl dig tcpdump tshark ethtool; do
-    command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
-done
-if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root for network namespaces"; exit 77; fi
-for tool in ip nginx unbound curl dig tcpdump tshark ethtool; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
-done
 
 # namespaces, nginx, unbound (see netns_lib.sh)
+netns_tools="tcpdump tshark"
 . "$(dirname "$0")/netns_lib.sh"
 
 # --- capture and traffic --------------------------------------------------------

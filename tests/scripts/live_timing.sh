@@ -43,20 +43,10 @@ src=$(readlink -f "$2")
 # poll) lies between them, 12-31 us per sample on average in 5 runs here.
 DPDK_SAMPLE_US=${DPDK_SAMPLE_US:-inf}
 AFXDP_SAMPLE_US=${AFXDP_SAMPLE_US:-100}
-for tool in ip nginx unbound curl dig tcpdump ethtool tcpreplay; do
-    command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
-done
-if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root for network namespaces"; exit 77; fi
-for tool in ip nginx unbound curl dig tcpdump ethtool tcpreplay; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
-done
 tmp_prefix=spanwatch-timing
+netns_tools="tcpdump tcpreplay"
 . "$(dirname "$0")/netns_lib.sh"
 ns_m=swmir$id
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 frames() { tcpdump -r "$1" 2>/dev/null | wc -l; }
 packets() { awk '/^spanwatch_packets_total/ {s += $NF} END {print s + 0}' "$1"; }
 drops() { awk '/^spanwatch_capture_drops_total/ {s += $NF} END {print s + 0}' "$1"; }

@@ -23,19 +23,9 @@
 set -u
 sw=$(readlink -f "$1")
 src=$(readlink -f "$2")
-for tool in ip tc nginx unbound curl dig tcpdump ethtool; do
-    command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
-done
-if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root for network namespaces"; exit 77; fi
-for tool in ip tc nginx unbound curl dig tcpdump ethtool; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
-done
 tmp_prefix=spanwatch-mirror
+netns_tools="tc tcpdump"
 . "$(dirname "$0")/netns_lib.sh"
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 frames() { tcpdump -r "$1" 2>/dev/null | wc -l; }
 total() { awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {print s + 0}' "$1"; }
 

@@ -9,10 +9,24 @@
 # recorded in pids[] and stopped, with the namespaces and $tmp, by the EXIT
 # trap. Needs root; the caller checks.
 #
-# Before sourcing, set tmp_prefix (optional), and router=1 (optional) for a
+# Also set tmp_prefix (optional), and router=1 (optional) for a
 # third namespace between them: server $if_s <-> $if_rs [router $ns_r]
 # $if_rc <-> $if_c client, the client at 10.78.0.2 (no IPv6), so that a
 # qdisc on the router's $if_rc impairs the link beyond a tap on $if_s.
+
+# Before sourcing, set netns_tools to the commands the test needs besides
+# those this file uses (ip, ethtool, nginx, unbound, curl, dig): without
+# root or one of them the test is skipped (exit 77) before anything is
+# created. ok/bad count checks into pass/fail.
+PATH=$PATH:/usr/sbin:/sbin
+if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root for network namespaces"; exit 77; fi
+for tool in ip ethtool nginx unbound curl dig ${netns_tools:-}; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
+done
+pass=0
+fail=0
+ok() { echo "ok   $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 
 id=$$
 ns_s=swsrv$id

@@ -17,17 +17,9 @@
 set -u
 sw=$(readlink -f "$1")
 src=$(readlink -f "$2")
-PATH=$PATH:/usr/sbin:/sbin
-if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root for network namespaces"; exit 77; fi
-for tool in ip nginx unbound curl dig prometheus openssl ethtool; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not installed"; exit 77; }
-done
 tmp_prefix=spanwatch-prom
+netns_tools="prometheus openssl"
 . "$(dirname "$0")/netns_lib.sh"
-pass=0
-fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 
 # --- TLS material and a bcrypt user ------------------------------------------
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
