@@ -38,6 +38,7 @@ struct worker {
     uint64_t closed_ns;       /* alert windows before this time are closed: a packet
                                  stamped earlier arrived late (counted, still analysed) */
     uint64_t next_housekeeping_ns;
+    uint32_t sweep_pkts;      /* packets since the last idle-flow sweep */
     uint64_t next_frag_ns;
     struct alert_engine *alerts;  /* run at window ends in packet time; NULL = none */
 };
