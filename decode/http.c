@@ -162,6 +162,12 @@ enum http_result http_parse_head(struct bytes b, int request, struct http_msg *m
         while (vlen && (val[vlen - 1] == ' ' || val[vlen - 1] == '\t'))
             vlen--;
         if (ieq(line, nlen, "content-length")) {
+            /* 1*DIGIT (RFC 9110 8.6): leading zeros are valid and do not
+             * count towards the 18 digits an int64 holds */
+            while (vlen > 1 && val[0] == '0') {
+                val++;
+                vlen--;
+            }
             if (vlen == 0 || vlen > 18)
                 return fail(err, DERR_HTTP_BAD_LENGTH);
             int64_t v = 0;

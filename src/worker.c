@@ -85,6 +85,14 @@ struct stage {
     uint32_t wirelen;
 };
 
+/* Close the alert windows the clock has passed; a packet stamped before the
+ * open ones is late from now on. */
+static void advance_alerts(struct worker *w)
+{
+    alerts_advance(w->alerts, &w->servers, w->now_ns);
+    w->closed_ns = alerts_open_since(w->alerts);
+}
+
 static void housekeeping(struct worker *w)
 {
     analyzers_expire(w);
@@ -182,10 +190,8 @@ static void handle_stage(struct worker *w, const struct stage *s)
     if (w->alerts) {
         if (!w->alerts->started)
             alerts_start(w->alerts, w->now_ns);
-        if (alerts_due(w->alerts, w->now_ns)) {
-            alerts_advance(w->alerts, &w->servers, w->now_ns);
-            w->closed_ns = alerts_open_since(w->alerts);
-        }
+        if (alerts_due(w->alerts, w->now_ns))
+            advance_alerts(w);
     }
     switch (s->st) {
     case DECODE_STATUS_L4:
@@ -234,10 +240,8 @@ void worker_tick(struct worker *w, uint64_t now_ns)
     flow_table_sweep(&w->flows, w->now_ns, 4096);
     frag_housekeeping(w);
     housekeeping(w);
-    if (w->alerts && alerts_due(w->alerts, w->now_ns)) {
-        alerts_advance(w->alerts, &w->servers, w->now_ns);
-        w->closed_ns = alerts_open_since(w->alerts);
-    }
+    if (w->alerts && alerts_due(w->alerts, w->now_ns))
+        advance_alerts(w);
 }
 
 void worker_finish(struct worker *w)

@@ -38,6 +38,16 @@ for i in M0 M1 Q0 Q1; do
     S ip link set "$i" up
     S ethtool -K "$i" tso off gso off gro off >/dev/null 2>&1
 done
+# One receive backlog for M1: tc mirrors a frame on the CPU that handles
+# it, and each CPU queues what it hands to M1 on its own backlog, so a
+# client's ACK (mirrored on one CPU) could overtake the server's segment it
+# acknowledges (mirrored on the other) on its way to M1, and the capture on
+# M1 would see an ACK above data it has not seen yet (a stream gap that is
+# not on the wire). Steering all of M1's frames to one CPU's backlog (RPS)
+# keeps the order in which they were mirrored, as a SPAN port that does not
+# reorder would. (Q1's counters are not compared, see above.)
+S sh -c 'echo 1 > /sys/class/net/M1/queues/rx-0/rps_cpus' ||
+    echo "     (could not set RPS on M1: frames may be reordered between CPUs)"
 S tc qdisc add dev "$if_s" clsact
 for dir in ingress egress; do
     S tc filter add dev "$if_s" "$dir" protocol all u32 match u32 0 0 \

@@ -102,6 +102,16 @@ static void garbage_and_bad_lengths(void **state)
     assert_int_equal(head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 0,
                           &m, &err), HTTP_COMPLETE);
     assert_int_equal(m.content_length, 5);
+    /* leading zeros are digits like any other (1*DIGIT), however many */
+    assert_int_equal(head("HTTP/1.1 200 OK\r\nContent-Length: 0005\r\n\r\n", 0, &m, &err),
+                     HTTP_COMPLETE);
+    assert_int_equal(m.content_length, 5);
+    assert_int_equal(head("HTTP/1.1 200 OK\r\nContent-Length: 0000000000000000000000007\r\n\r\n",
+                          0, &m, &err), HTTP_COMPLETE);
+    assert_int_equal(m.content_length, 7);
+    assert_int_equal(head("HTTP/1.1 200 OK\r\nContent-Length: 000\r\n\r\n", 0, &m, &err),
+                     HTTP_COMPLETE);
+    assert_int_equal(m.content_length, 0);
 }
 
 static void oversized_head_is_an_error_at_the_limit(void **state)
