@@ -48,8 +48,7 @@ struct afp_source {
     uint64_t received, drops;
     /* one socket of the fanout group also reports the interface's own
      * drops (rx_dropped + rx_missed_errors since open, as libpcap does) */
-    int iface_stats;
-    uint64_t iface_base;
+    struct iface_drops iface;
     /* a loopback interface hands every frame to packet sockets twice, as
      * it leaves (PACKET_OUTGOING) and as it arrives: keep the arriving copy,
      * as libpcap does. Elsewhere outgoing frames are the host's own traffic
@@ -79,8 +78,7 @@ uint64_t source_iface_rx_drops(const char *iface)
 void source_afpacket_report_iface_drops(struct source *s)
 {
     struct afp_source *a = (struct afp_source *)s;
-    a->iface_stats = 1;
-    a->iface_base = source_iface_rx_drops(a->base.name);
+    iface_drops_start(&a->iface, a->base.name);
 }
 
 static struct tpacket_block_desc *block(struct afp_source *a, unsigned i)
@@ -168,10 +166,7 @@ static void afp_stats(struct source *s, struct source_stats *st)
     memset(st, 0, sizeof *st);
     st->received = a->received;
     st->kernel_drops = a->drops;
-    if (a->iface_stats) {
-        uint64_t now = source_iface_rx_drops(a->base.name);
-        st->iface_drops = now > a->iface_base ? now - a->iface_base : 0;
-    }
+    st->iface_drops = iface_drops_since(&a->iface, a->base.name);
 }
 
 static void afp_breakloop(struct source *s)

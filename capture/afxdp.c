@@ -67,15 +67,13 @@ struct xdp_source {
     uint32_t held;             /* descriptors peeked, released on the next call */
     uint64_t held_addr[SOURCE_BURST_MAX];
     uint64_t received;
-    int iface_stats;           /* this socket also reports the interface's drops */
-    uint64_t iface_base;
+    struct iface_drops iface;  /* one socket also reports the interface's drops */
 };
 
 void afxdp_report_iface_drops(struct source *s)
 {
     struct xdp_source *x = (struct xdp_source *)s;
-    x->iface_stats = 1;
-    x->iface_base = source_iface_rx_drops(x->base.name);
+    iface_drops_start(&x->iface, x->base.name);
 }
 
 unsigned afxdp_rx_queues(const char *iface)
@@ -263,10 +261,7 @@ static void xdp_stats(struct source *s, struct source_stats *st)
     uint64_t empty, full, other;
     if (xsk_drop_stats(x, &empty, &full, &other) == 0)
         st->kernel_drops = empty + full + other;
-    if (x->iface_stats) {
-        uint64_t now = source_iface_rx_drops(x->base.name);
-        st->iface_drops = now > x->iface_base ? now - x->iface_base : 0;
-    }
+    st->iface_drops = iface_drops_since(&x->iface, x->base.name);
 }
 
 const char *const afxdp_drop_name[AFXDP_DROP_COUNT] = {

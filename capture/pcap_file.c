@@ -423,8 +423,9 @@ struct source *source_pcap_open_live(const char *iface, const char *bpf_filter,
         goto fail;
     }
     ps->ts_nano = pcap_get_tstamp_precision(ps->pc) == PCAP_TSTAMP_PRECISION_NANO;
-    if (pcap_get_selectable_fd(ps->pc) >= 0)
-        source_kernel_timestamps(pcap_get_selectable_fd(ps->pc));
+    int fd = pcap_get_selectable_fd(ps->pc);
+    if (fd >= 0)
+        source_kernel_timestamps(fd);
     if (pcap_setnonblock(ps->pc, 1, perr) != 0) {
         snprintf(err, errlen, "%s: cannot make capture non-blocking: %s", iface, perr);
         goto fail;

@@ -133,6 +133,26 @@ struct source *source_afpacket_open(const char *iface, const char *bpf_filter, i
  * frames the NIC or driver lost before any capture socket or XDP program
  * saw them. */
 uint64_t source_iface_rx_drops(const char *iface);
+
+/* One source per interface reports those drops, counted from its start. */
+struct iface_drops {
+    int on;
+    uint64_t base;
+};
+
+static inline void iface_drops_start(struct iface_drops *d, const char *iface)
+{
+    d->on = 1;
+    d->base = source_iface_rx_drops(iface);
+}
+
+static inline uint64_t iface_drops_since(const struct iface_drops *d, const char *iface)
+{
+    if (!d->on)
+        return 0;
+    uint64_t now = source_iface_rx_drops(iface);
+    return now > d->base ? now - d->base : 0;
+}
 /* Make this socket (one per fanout group) also report the interface's own
  * receive drops, counted from now. */
 void source_afpacket_report_iface_drops(struct source *s);

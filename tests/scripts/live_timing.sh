@@ -47,9 +47,6 @@ tmp_prefix=spanwatch-timing
 netns_tools="tcpdump tcpreplay"
 . "$(dirname "$0")/netns_lib.sh"
 ns_m=swmir$id
-frames() { tcpdump -r "$1" 2>/dev/null | wc -l; }
-packets() { awk '/^spanwatch_packets_total/ {s += $NF} END {print s + 0}' "$1"; }
-drops() { awk '/^spanwatch_capture_drops_total/ {s += $NF} END {print s + 0}' "$1"; }
 compare() { /usr/bin/python3 "$src/tests/scripts/compare_live.py" "$@"; }
 
 # start_capture NS IFACE NAME — tcpdump into $tmp/NAME.pcap; sets td_pid, adds to td_pids
@@ -106,9 +103,9 @@ check() {
     out=$(compare --sample-tolerance-us "$tol" "$f" "$pcap.prom") &&
         ok "$name: $out from the replay of tcpdump's capture" || bad "$name: $out"
     n=$(frames "$pcap")
-    got=$(packets "$f")
+    got=$(total "$f" spanwatch_packets_total)
     [ "$got" = "$n" ] && ok "$name: $got frames, as tcpdump (every queue read, the last burst too)" ||
-        bad "$name: $got frames, tcpdump $n (drops reported: $(drops "$f"))"
+        bad "$name: $got frames, tcpdump $n (drops reported: $(total "$f" spanwatch_capture_drops_total))"
     late=$(awk '/reason="late_for_window"/ {print $NF}' "$f")
     [ "${late:-0}" = 0 ] || bad "$name: $late packets counted late"
 }

@@ -26,8 +26,6 @@ src=$(readlink -f "$2")
 tmp_prefix=spanwatch-mirror
 netns_tools="tc tcpdump"
 . "$(dirname "$0")/netns_lib.sh"
-frames() { tcpdump -r "$1" 2>/dev/null | wc -l; }
-total() { awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {print s + 0}' "$1"; }
 
 S sysctl -qw "net.ipv6.conf.$if_s.disable_ipv6=1"
 C sysctl -qw "net.ipv6.conf.$if_c.disable_ipv6=1"

@@ -27,6 +27,9 @@ pass=0
 fail=0
 ok() { echo "ok   $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+# frames PCAP — frames in a capture; total PROM FAMILY — a family's sum
+frames() { tcpdump -r "$1" 2>/dev/null | wc -l; }
+total() { awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {print s + 0}' "$1"; }
 
 id=$$
 ns_s=swsrv$id
