@@ -29,7 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "source.h"
+#include "capture/source.h"
 
 #define BLOCK_SIZE (1u << 20)
 #define FRAME_SIZE 2048u

@@ -19,7 +19,7 @@
  * burst is taken. A frame without the stamp (a driver that cannot grow
  * the metadata) is stamped with CLOCK_REALTIME when the burst is taken.
  */
-#include "afxdp.h"
+#include "capture/afxdp.h"
 
 #include <errno.h>
 #include <linux/if_link.h>
@@ -39,8 +39,8 @@
 
 #include <linux/types.h>
 
-#include "../metrics/clock.h"
-#include "bpf/xsk_stamp.h"
+#include "util/clock.h"
+#include "capture/bpf/xsk_stamp.h"
 #include "xsk_redirect.skel.h"
 
 #define NUM_FRAMES 4096u

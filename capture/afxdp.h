@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "source.h"
+#include "capture/source.h"
 
 struct afxdp_prog;
 

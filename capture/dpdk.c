@@ -21,7 +21,7 @@
  * wake-up latency after an idle spell. Drops: rte_eth_stats imissed +
  * rx_nombuf, reported by worker 0's source for the whole port.
  */
-#include "dpdk.h"
+#include "capture/dpdk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +36,7 @@
 #include <rte_mbuf.h>
 #include <pcap/dlt.h>
 
-#include "../metrics/clock.h"
+#include "util/clock.h"
 
 #define RX_DESC 1024
 #define MBUFS 8191

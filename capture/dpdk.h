@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "source.h"
+#include "capture/source.h"
 
 /* EAL init from eal_args, first port with one RX queue per worker (RSS,
  * symmetric key), or all of a net_af_packet port's queues; started.

@@ -20,7 +20,7 @@
  * positioned at that record, so damaged, truncated or growing files get
  * exactly libpcap's behaviour and error messages.
  */
-#include "source.h"
+#include "capture/source.h"
 
 #include <errno.h>
 #include <pcap/pcap.h>

@@ -2,11 +2,11 @@
  * decode.c — runs the per-layer parsers over one frame and counts each
  * rejection in the decoder's errors[] (spanwatch_decode_errors_total).
  */
-#include "decode.h"
+#include "decode/decode.h"
 
 #include <netinet/in.h>
 
-#include "frag.h"
+#include "flow/frag.h"
 
 const char *const decode_error_layer[DERR_COUNT] = {
 #define X(id, layer, reason) [DERR_##id] = layer,

@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bytes.h"
-#include "decode_errors.h"
+#include "decode/bytes.h"
+#include "decode/decode_errors.h"
 
 /* Parser result: DERR_COUNT means "no error". */
 #define DECODE_OK DERR_COUNT

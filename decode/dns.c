@@ -1,7 +1,7 @@
 /*
  * dns.c — see dns.h.
  */
-#include "dns.h"
+#include "decode/dns.h"
 
 #include <endian.h>
 #include <string.h>

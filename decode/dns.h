@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "decode.h"
+#include "decode/decode.h"
 
 #define DNS_HEADER_LEN 12
 #define DNS_MAX_NAME 255

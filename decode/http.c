@@ -2,7 +2,7 @@
  * http.c — see http.h. Lines may end in CRLF or a bare LF (as real servers
  * accept); header names are matched case-insensitively.
  */
-#include "http.h"
+#include "decode/http.h"
 
 #include <string.h>
 

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "decode.h"
+#include "decode/decode.h"
 
 #define HTTP_MAX_HEAD 8192   /* a longer head is an error (http/header_too_large) */
 

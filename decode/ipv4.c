@@ -4,7 +4,7 @@
  * Header checksums are not verified: captures taken on a sending host carry
  * offloaded (blank) checksums, and tshark does not verify them by default.
  */
-#include "decode.h"
+#include "decode/decode.h"
 
 #include <string.h>
 

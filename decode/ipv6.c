@@ -3,7 +3,7 @@
  * destination options, mobility, HIP, shim6, AH, fragment). ESP and "no next
  * header" end the walk. The chain is bounded: at most IPV6_MAX_EXT headers.
  */
-#include "decode.h"
+#include "decode/decode.h"
 
 #define IPV6_HLEN 40
 #define IPV6_MAX_EXT 10

@@ -8,7 +8,7 @@
  */
 #include <pcap/dlt.h>
 
-#include "decode.h"
+#include "decode/decode.h"
 
 #define ETH_HLEN 14
 #define SLL_HLEN 16

@@ -5,7 +5,7 @@
  * or runs past the header is a decode error, as are known options with the
  * wrong length.
  */
-#include "decode.h"
+#include "decode/decode.h"
 
 #define TCP_MIN_HLEN 20
 

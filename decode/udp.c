@@ -2,7 +2,7 @@
  * udp.c — UDP header parser. The UDP length must cover the header and fit in
  * the IP payload; bytes after it (padding) are ignored.
  */
-#include "decode.h"
+#include "decode/decode.h"
 
 #define UDP_HLEN 8
 

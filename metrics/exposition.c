@@ -2,12 +2,12 @@
  * exposition.c — see exposition.h. Families are written in a fixed order
  * with stable label order, each with # HELP and # TYPE.
  */
-#include "exposition.h"
+#include "metrics/exposition.h"
 
 #include <inttypes.h>
 #include <string.h>
 
-#include "alerts.h"
+#include "alerts/alerts.h"
 
 static void family(FILE *out, const char *name, const char *type, const char *help)
 {

@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../decode/decode_errors.h"
-#include "../decode/flow_table.h"
-#include "servers.h"
-#include "snapshot.h"
+#include "decode/decode_errors.h"
+#include "flow/flow_table.h"
+#include "metrics/servers.h"
+#include "metrics/snapshot.h"
 
 #define METRICS_MAX_WORKERS 256
 #define METRICS_MAX_SOURCES 8

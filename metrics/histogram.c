@@ -1,7 +1,7 @@
 /*
  * histogram.c — see histogram.h.
  */
-#include "histogram.h"
+#include "metrics/histogram.h"
 
 const double hist_le_seconds[HIST_LE_COUNT] = {
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,

@@ -1,7 +1,7 @@
 /*
  * servers.c — see servers.h.
  */
-#include "servers.h"
+#include "metrics/servers.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

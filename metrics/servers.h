@@ -17,9 +17,9 @@
 
 #include <stdint.h>
 
-#include "../decode/decode.h"
-#include "config.h"
-#include "histogram.h"
+#include "decode/decode.h"
+#include "config/config.h"
+#include "metrics/histogram.h"
 
 #define SERVER_LABEL_MAX 64
 #define SERVER_OVERFLOW_LABEL "__overflow__"

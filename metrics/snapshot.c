@@ -1,7 +1,7 @@
 /*
  * snapshot.c — see snapshot.h.
  */
-#include "snapshot.h"
+#include "metrics/snapshot.h"
 
 #include <stdlib.h>
 #include <string.h>

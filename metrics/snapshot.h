@@ -24,10 +24,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "../decode/decode_errors.h"
-#include "../decode/flow_table.h"
-#include "histogram.h"
-#include "servers.h"
+#include "decode/decode_errors.h"
+#include "flow/flow_table.h"
+#include "metrics/histogram.h"
+#include "metrics/servers.h"
 
 struct hist_snap {
     uint64_t count;

@@ -18,7 +18,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-#include "xsk_stamp.h"
+#include "capture/bpf/xsk_stamp.h"
 
 struct {
     __uint(type, BPF_MAP_TYPE_XSKMAP);

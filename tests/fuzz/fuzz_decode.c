@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "src/worker.h"
+#include "analyze/worker.h"
 
 static const int linktypes[] = { DLT_EN10MB, DLT_LINUX_SLL, 276, DLT_RAW, DLT_NULL, DLT_LOOP,
                                  228, 229 };

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "capture/source.h"
-#include "src/worker.h"
+#include "analyze/worker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode/tcp_stream.h"
+#include "flow/tcp_stream.h"
 
 #define POOL_BLOCKS 6
 static uint8_t payload[2 * STREAM_BLOCK + 512];

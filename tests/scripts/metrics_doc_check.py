@@ -2,7 +2,7 @@
 """metrics_doc_check.py SRCDIR — the metrics reference cannot drift from the code.
 
 Metric family names are collected from the C sources (every string literal
-"spanwatch_..." in capture/, decode/, metrics/, src/) and from the README's
+"spanwatch_..." in every source folder) and from the README's
 metrics tables (first column of rows under "## Metrics"). Both sets must be
 equal, and every metric DESIGN.md makes a contract (its metrics table, in
 ../shared/DESIGN.md when present) must be among them — or be named in the
@@ -16,7 +16,7 @@ import sys
 
 src = sys.argv[1]
 code = set()
-for d in ("capture", "decode", "metrics", "src"):
+for d in ("util", "config", "capture", "decode", "flow", "metrics", "analyze", "alerts", "app"):
     for root, _, files in os.walk(os.path.join(src, d)):
         for f in files:
             if f.endswith((".c", ".h")):

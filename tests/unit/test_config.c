@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "metrics/config.h"
+#include "config/config.h"
 
 static void durations_parse_with_units(void **state)
 {

@@ -13,7 +13,7 @@
 #include <pcap/dlt.h>
 
 #include "decode/decode.h"
-#include "decode/frag.h"
+#include "flow/frag.h"
 
 /* An exact-size heap copy so that any over-read trips AddressSanitizer. */
 static struct bytes heap_view(const uint8_t *p, size_t n, uint8_t **keep)

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "decode/flow_table.h"
+#include "flow/flow_table.h"
 
 static struct ip_addr addr(uint32_t v)
 {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "decode/frag.h"
+#include "flow/frag.h"
 
 static uint8_t data[4000];
 

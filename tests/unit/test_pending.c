@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "decode/pending.h"
+#include "flow/pending.h"
 
 #define S 1000000000ull
 

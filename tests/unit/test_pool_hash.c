@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <pcap/dlt.h>
 
-#include "src/pool.h"
+#include "app/pool.h"
 
 static uint32_t rnd(void)
 {

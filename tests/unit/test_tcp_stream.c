@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "decode/tcp_stream.h"
+#include "flow/tcp_stream.h"
 
 #define SRC_LEN 60000
 static uint8_t src[SRC_LEN];

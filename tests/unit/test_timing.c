@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "capture/source.h"
-#include "src/worker.h"
+#include "analyze/worker.h"
 
 #define MS 1000000ull
 

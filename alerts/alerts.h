@@ -28,8 +28,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "config.h"
-#include "servers.h"
+#include "config/config.h"
+#include "metrics/servers.h"
 
 enum alert_state { ALERT_INACTIVE, ALERT_PENDING, ALERT_FIRING };
 

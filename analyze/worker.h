@@ -8,14 +8,14 @@
 
 #include <stdint.h>
 
-#include "../capture/source.h"
-#include "../decode/decode.h"
-#include "../decode/flow_table.h"
-#include "../decode/pending.h"
-#include "../decode/tcp_stream.h"
-#include "../metrics/alerts.h"
-#include "../metrics/config.h"
-#include "../metrics/servers.h"
+#include "capture/source.h"
+#include "decode/decode.h"
+#include "flow/flow_table.h"
+#include "flow/pending.h"
+#include "flow/tcp_stream.h"
+#include "alerts/alerts.h"
+#include "config/config.h"
+#include "metrics/servers.h"
 
 struct worker {
     unsigned id;

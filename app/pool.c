@@ -1,14 +1,14 @@
 /*
  * pool.c — see pool.h.
  */
-#include "pool.h"
+#include "app/pool.h"
 
 #include <sched.h>
 #include <string.h>
 #include <time.h>
 
-#include "../decode/decode.h"
-#include "../metrics/clock.h"
+#include "decode/decode.h"
+#include "util/clock.h"
 
 #define RING_BYTES (16u << 20)  /* per worker: > 60 maximum-size packets, ~10k typical */
 

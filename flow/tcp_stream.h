@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "decode.h"
+#include "decode/decode.h"
 
 #define STREAM_BLOCK 8192
 #define STREAM_OOO_MAX 8

@@ -8,8 +8,8 @@
 
 #include <stdint.h>
 
-#include "../decode/flow_table.h"
-#include "../decode/tcp_stream.h"
+#include "flow/flow_table.h"
+#include "flow/tcp_stream.h"
 
 enum tcp_conn_state {
     TCPS_NONE,        /* nothing TCP seen yet (or not TCP) */

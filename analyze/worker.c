@@ -3,12 +3,12 @@
  * (idle-flow sweep, fragment timeouts) is driven by packet time and done in
  * small slices so no packet waits behind a full-table scan.
  */
-#include "worker.h"
+#include "analyze/worker.h"
 
 #include <string.h>
 
-#include "../decode/frag.h"
-#include "analyzers.h"
+#include "flow/frag.h"
+#include "analyze/analyzers.h"
 
 #define SWEEP_SLOTS_PER_PACKET 1
 #define SWEEP_EVERY 64 /* packets: the idle sweep runs every 64th packet */

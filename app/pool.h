@@ -26,9 +26,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "../capture/ring.h"
-#include "../metrics/snapshot.h"
-#include "worker.h"
+#include "app/ring.h"
+#include "metrics/snapshot.h"
+#include "analyze/worker.h"
 
 struct pool_slot {
     struct worker w;

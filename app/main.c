@@ -21,16 +21,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../capture/source.h"
-#include "../decode/decode.h"
-#include "../metrics/alertmanager.h"
-#include "../metrics/clock.h"
-#include "../metrics/config.h"
-#include "../metrics/exposition.h"
-#include "../metrics/snapshot.h"
-#include "../metrics/web.h"
-#include "../capture/afxdp.h"
-#include "../capture/dpdk.h"
+#include "capture/source.h"
+#include "decode/decode.h"
+#include "alerts/alertmanager.h"
+#include "util/clock.h"
+#include "config/config.h"
+#include "metrics/exposition.h"
+#include "metrics/snapshot.h"
+#include "app/web.h"
+#include "capture/afxdp.h"
+#include "capture/dpdk.h"
 #ifdef HAVE_AFXDP
 #define BACKENDS_XDP ",afxdp"
 #else
@@ -42,8 +42,8 @@
 #define BACKENDS_DPDK ""
 #endif
 #define BACKENDS "pcap,afpacket" BACKENDS_XDP BACKENDS_DPDK
-#include "pool.h"
-#include "worker.h"
+#include "app/pool.h"
+#include "analyze/worker.h"
 
 #ifndef SPANWATCH_VERSION
 #define SPANWATCH_VERSION "0.0.0-dev"

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "decode.h"
+#include "decode/decode.h"
 
 struct frag_table;
 

@@ -1,7 +1,7 @@
 /*
  * alerts.c — see alerts.h.
  */
-#include "alerts.h"
+#include "alerts/alerts.h"
 
 #include <math.h>
 #include <stdlib.h>

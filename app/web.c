@@ -1,7 +1,7 @@
 /*
  * web.c — see web.h.
  */
-#include "web.h"
+#include "app/web.h"
 
 #include <arpa/inet.h>
 #include <crypt.h>
@@ -16,7 +16,7 @@
 #include <yaml.h>
 #include <zlib.h>
 
-#include "yaml_util.h"
+#include "config/yaml_util.h"
 
 /* ------------------------------------------------------------ web config */
 

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "decode.h"
+#include "decode/decode.h"
 
 enum flow_proto { FLOW_PROTO_TCP, FLOW_PROTO_UDP, FLOW_PROTO_OTHER, FLOW_PROTO_COUNT };
 extern const char *const flow_proto_name[FLOW_PROTO_COUNT];

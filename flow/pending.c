@@ -1,7 +1,7 @@
 /*
  * pending.c — see pending.h.
  */
-#include "pending.h"
+#include "flow/pending.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /*
  * tcp_stream.c — see tcp_stream.h.
  */
-#include "tcp_stream.h"
+#include "flow/tcp_stream.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * backward-shift deletion, so there are no tombstones and probe runs stay
  * short; records never move.
  */
-#include "flow_table.h"
+#include "flow/flow_table.h"
 
 #include <stddef.h>
 #include <stdlib.h>

@@ -34,13 +34,13 @@
  * sample spans a gap. DNS over TCP: 2-byte length prefix, several messages
  * per segment or one message over several, matched like UDP.
  */
-#include "analyzers.h"
+#include "analyze/analyzers.h"
 
 #include <string.h>
 
-#include "../decode/dns.h"
-#include "../decode/http.h"
-#include "flow_app.h"
+#include "decode/dns.h"
+#include "decode/http.h"
+#include "analyze/flow_app.h"
 
 #define DNS_PORT 53
 

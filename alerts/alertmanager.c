@@ -1,7 +1,7 @@
 /*
  * alertmanager.c — see alertmanager.h.
  */
-#include "alertmanager.h"
+#include "alerts/alertmanager.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "alerts.h"
-#include "clock.h"
+#include "alerts/alerts.h"
+#include "util/clock.h"
 
 #define RING 1024         /* transitions waiting for the sender thread */
 #define MAX_KNOWN 8192    /* alerts the sender tracks (firing + unsent resolved) */

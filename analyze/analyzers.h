@@ -5,7 +5,7 @@
 #ifndef SPANWATCH_ANALYZERS_H
 #define SPANWATCH_ANALYZERS_H
 
-#include "worker.h"
+#include "analyze/worker.h"
 
 void analyze_udp(struct worker *w, struct flow *f, uint8_t dir, const struct decoded *d);
 void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct decoded *d);

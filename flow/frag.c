@@ -3,7 +3,7 @@
  * offset granularity) with a bitmap per slot; a datagram is complete when
  * its last fragment has been seen and every unit below its end is covered.
  */
-#include "frag.h"
+#include "flow/frag.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "source.h"
+#include "capture/source.h"
 
 enum ring_kind { RING_PACKET = 1, RING_WRAP = 2, RING_BARRIER = 3 };
 

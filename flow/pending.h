@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "flow_table.h"
+#include "flow/flow_table.h"
 
 struct pending_entry {
     uint64_t qhash;

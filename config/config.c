@@ -3,7 +3,7 @@
  * API: every node carries its line and column, so each message points at the
  * exact place in the file.
  */
-#include "config.h"
+#include "config/config.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "yaml_util.h"
+#include "config/yaml_util.h"
 
 int yaml_error(struct yaml_ctx *cx, const yaml_node_t *n, const char *fmt, ...)
 {
