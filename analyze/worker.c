@@ -37,7 +37,6 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, int lin
         worker_free(w);
         return -1;
     }
-    w->dec.frags = w->frags;
     struct flow_table_config fc = {
         .max_flows = cfg->max_flows,
         .tcp_idle_ns = cfg->tcp_idle_timeout_ns,
@@ -105,6 +104,21 @@ static void frag_housekeeping(struct worker *w)
     w->next_frag_ns = w->clock_ns + HOUSEKEEPING_INTERVAL_NS;
 }
 
+/* An IP fragment: held until its datagram is complete, then decoded whole. */
+static enum decode_status reassemble(struct worker *w, struct decoded *d)
+{
+    struct bytes l4;
+    switch (frag_add(w->frags, &d->ip, w->clock_ns, &l4, w->dec.errors)) {
+    case FRAG_HELD:
+        return DECODE_STATUS_FRAG_HELD;
+    case FRAG_DROPPED:
+        return DECODE_STATUS_ERROR;
+    case FRAG_COMPLETE:
+        break;
+    }
+    return decode_reassembled(&w->dec, d, l4);
+}
+
 static void decode_stage(struct worker *w, const struct sw_packet *p, struct stage *s)
 {
     /* the clock never runs backwards, even in a badly merged capture; a
@@ -125,7 +139,9 @@ static void decode_stage(struct worker *w, const struct sw_packet *p, struct sta
      * could complete a datagram that should have expired */
     if (w->clock_ns >= w->next_frag_ns)
         frag_housekeeping(w);
-    s->st = decode_packet(&w->dec, p->data, p->caplen, p->wirelen, w->clock_ns, &s->d);
+    s->st = decode_packet(&w->dec, p->data, p->caplen, p->wirelen, &s->d);
+    if (s->st == DECODE_STATUS_FRAGMENT)
+        s->st = reassemble(w, &s->d);
     if (s->st != DECODE_STATUS_L4)
         return;
     const struct decoded *d = &s->d;
@@ -200,6 +216,7 @@ static void handle_stage(struct worker *w, const struct stage *s)
     case DECODE_STATUS_NOT_IP:
         w->not_ip++;
         break;
+    case DECODE_STATUS_FRAGMENT:
     case DECODE_STATUS_FRAG_HELD:
     case DECODE_STATUS_ERROR:
         break;

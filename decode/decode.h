@@ -3,8 +3,10 @@
  *
  * Each layer has a pure parser (l2.c, ipv4.c, ipv6.c, tcp.c, udp.c) that
  * takes a bounded byte view and either fills a small result struct or
- * returns a decode_error. decode_packet() chains them, hands IP fragments to
- * the reassembler (frag.c) and counts every rejection by layer and reason.
+ * returns a decode_error. decode_packet() chains them and counts every
+ * rejection by layer and reason; an IP fragment stops at the IP layer
+ * (reassembly keeps state: flow/frag.c) and decode_reassembled() decodes
+ * the transport header of the datagram it completes.
  * Nothing here allocates or reads past the captured length.
  */
 #ifndef SPANWATCH_DECODE_H
@@ -88,8 +90,6 @@ bool l2_linktype_supported(int linktype);
 
 /* ---- the whole chain ---- */
 
-struct frag_table;
-
 struct decoded {
     struct l2_result l2;
     struct ip_result ip;
@@ -104,17 +104,19 @@ struct decoded {
 enum decode_status {
     DECODE_STATUS_L4,         /* IP + TCP/UDP decoded (or other IP proto: l4 says) */
     DECODE_STATUS_NOT_IP,     /* valid frame, not IP (ARP, LLDP, ...) */
-    DECODE_STATUS_FRAG_HELD,  /* fragment stored, datagram not complete yet */
+    DECODE_STATUS_FRAGMENT,   /* an IP fragment: out->ip is valid, the transport is not */
+    DECODE_STATUS_FRAG_HELD,  /* (reassembly) fragment stored, datagram not complete yet */
     DECODE_STATUS_ERROR,      /* rejected; counted in errors[] */
 };
 
 struct decoder {
     int linktype;
-    struct frag_table *frags;     /* may be NULL: fragments are then not reassembled */
     uint64_t errors[DERR_COUNT];
 };
 
 enum decode_status decode_packet(struct decoder *d, const uint8_t *data, uint32_t caplen,
-                                 uint32_t wirelen, uint64_t ts_ns, struct decoded *out);
+                                 uint32_t wirelen, struct decoded *out);
+/* The transport of a datagram whose fragments were reassembled into l4. */
+enum decode_status decode_reassembled(struct decoder *d, struct decoded *out, struct bytes l4);
 
 #endif

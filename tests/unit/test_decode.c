@@ -13,7 +13,6 @@
 #include <pcap/dlt.h>
 
 #include "decode/decode.h"
-#include "flow/frag.h"
 
 /* An exact-size heap copy so that any over-read trips AddressSanitizer. */
 static struct bytes heap_view(const uint8_t *p, size_t n, uint8_t **keep)
@@ -326,14 +325,14 @@ static void decode_packet_counts_rejections_by_layer(void **state)
     d.linktype = DLT_EN10MB;
     f[12] = 0x08;
     memcpy(f + 14, ipv4_udp, sizeof ipv4_udp);
-    assert_int_equal(decode_packet(&d, f, sizeof f, sizeof f, 1, &out), DECODE_STATUS_L4);
+    assert_int_equal(decode_packet(&d, f, sizeof f, sizeof f, &out), DECODE_STATUS_L4);
     assert_int_equal(out.l4, 17);
     assert_int_equal(out.udp.dport, 53);
     f[14 + 25] = 99; /* UDP length 99 */
-    assert_int_equal(decode_packet(&d, f, sizeof f, sizeof f, 2, &out), DECODE_STATUS_ERROR);
+    assert_int_equal(decode_packet(&d, f, sizeof f, sizeof f, &out), DECODE_STATUS_ERROR);
     assert_int_equal(d.errors[DERR_UDP_BAD_LENGTH], 1);
     f[12] = 0x08; f[13] = 0x06; /* ARP: not IP, not an error */
-    assert_int_equal(decode_packet(&d, f, sizeof f, sizeof f, 3, &out), DECODE_STATUS_NOT_IP);
+    assert_int_equal(decode_packet(&d, f, sizeof f, sizeof f, &out), DECODE_STATUS_NOT_IP);
     uint64_t total = 0;
     for (int e = 0; e < DERR_COUNT; e++)
         total += d.errors[e];
