@@ -84,14 +84,6 @@ struct stage {
     uint32_t wirelen;
 };
 
-/* Close the alert windows the clock has passed; a packet stamped before the
- * open ones is late from now on. */
-static void advance_alerts(struct worker *w)
-{
-    alerts_advance(w->alerts, &w->servers, w->now_ns);
-    w->closed_ns = alerts_open_since(w->alerts);
-}
-
 static void housekeeping(struct worker *w)
 {
     analyzers_expire(w);
@@ -201,14 +193,6 @@ static void handle_stage(struct worker *w, const struct stage *s)
         w->sweep_pkts = 0;
         flow_table_sweep(&w->flows, w->now_ns, SWEEP_EVERY * SWEEP_SLOTS_PER_PACKET);
     }
-    /* a window ends: evaluate it before this packet counts (once per
-     * window, not per packet) */
-    if (w->alerts) {
-        if (!w->alerts->started)
-            alerts_start(w->alerts, w->now_ns);
-        if (alerts_due(w->alerts, w->now_ns))
-            advance_alerts(w);
-    }
     switch (s->st) {
     case DECODE_STATUS_L4:
         handle_l4(w, s);
@@ -257,8 +241,14 @@ void worker_tick(struct worker *w, uint64_t now_ns)
     flow_table_sweep(&w->flows, w->now_ns, 4096);
     frag_housekeeping(w);
     housekeeping(w);
-    if (w->alerts && alerts_due(w->alerts, w->now_ns))
-        advance_alerts(w);
+}
+
+void worker_timers(struct worker *w, uint64_t now_ns)
+{
+    if (now_ns > w->now_ns)
+        w->now_ns = now_ns;
+    if (w->now_ns >= w->next_housekeeping_ns)
+        housekeeping(w);
 }
 
 void worker_finish(struct worker *w)
@@ -266,10 +256,4 @@ void worker_finish(struct worker *w)
     frag_housekeeping(w);
     housekeeping(w);
     flow_table_foreach(&w->flows, flow_end_of_input, w);
-}
-
-void worker_finish_alerts(struct worker *w)
-{
-    if (w->alerts)
-        alerts_finish(w->alerts, &w->servers, w->now_ns);
 }

@@ -13,7 +13,6 @@
 #include "flow/flow_table.h"
 #include "flow/pending.h"
 #include "flow/tcp_stream.h"
-#include "alerts/alerts.h"
 #include "config/config.h"
 #include "metrics/servers.h"
 
@@ -35,12 +34,12 @@ struct worker {
     uint64_t pkt_ns;          /* the current packet's own timestamp (may be < now_ns) */
     uint64_t clock_ns;        /* the decode stage's clock (runs PIPE_DEPTH packets ahead
                                  of now_ns within a burst; equal between bursts) */
-    uint64_t closed_ns;       /* alert windows before this time are closed: a packet
-                                 stamped earlier arrived late (counted, still analysed) */
+    uint64_t closed_ns;       /* alert windows before this time are closed (set by the
+                                 run loop): a packet stamped earlier arrived late
+                                 (counted, still analysed) */
     uint64_t next_housekeeping_ns;
     uint32_t sweep_pkts;      /* packets since the last idle-flow sweep */
     uint64_t next_frag_ns;
-    struct alert_engine *alerts;  /* run at window ends in packet time; NULL = none */
 };
 
 /* A latency sample is the difference of two packets' own capture
@@ -60,8 +59,10 @@ void worker_handle_burst(struct worker *w, const struct sw_packet *pkts, unsigne
 void worker_tick(struct worker *w, uint64_t now_ns);
 /* End of input: expire what the clock allows (fragments). */
 void worker_finish(struct worker *w);
-/* End of a replay: close the last, partial alert windows. */
-void worker_finish_alerts(struct worker *w);
+/* The run loop closes alert windows between two bursts, cut where a
+ * packet's clock reaches a window end: first the timers due at that clock
+ * run, as that packet would run them, so a timeout lands in its own window. */
+void worker_timers(struct worker *w, uint64_t now_ns);
 void worker_free(struct worker *w);
 
 #endif

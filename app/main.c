@@ -24,6 +24,7 @@
 #include "capture/source.h"
 #include "decode/decode.h"
 #include "alerts/alertmanager.h"
+#include "alerts/state.h"
 #include "util/clock.h"
 #include "config/config.h"
 #include "metrics/exposition.h"
@@ -316,9 +317,6 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
-static void fill_alert_snap(struct worker_snap *s, const struct alert_engine *e,
-                            const struct server_registry *reg);
-
 /* Worker side: copy what the exposition shows into s (O(servers)). */
 static void worker_snapshot(struct worker_snap *s, struct worker *w, struct source *src)
 {
@@ -336,51 +334,6 @@ static void worker_snapshot(struct worker_snap *s, struct worker *w, struct sour
         s->source_drops = st.kernel_drops + st.iface_drops;
     }
     worker_snap_servers(s, &w->servers);
-    fill_alert_snap(s, w->alerts, &w->servers);
-}
-
-static int fd_snap_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct fd_snap *)a)->server, ((const struct fd_snap *)b)->server);
-}
-
-/* The alert part of a snapshot: per-rule counters, every instance that
- * has fired and the servers' fault domains (labels from the registry the
- * engine runs on). */
-static void fill_alert_snap(struct worker_snap *s, const struct alert_engine *e,
-                            const struct server_registry *reg)
-{
-    s->nalert_insts = s->nalert_rules = 0;
-    s->alert_insts_dropped = 0;
-    s->nfd = 0;
-    if (!e)
-        return;
-    for (uint32_t slot = 0; slot + 1 < e->nslots && s->nfd < s->cap; slot++) {
-        if (!e->fd[slot].judged)
-            continue;
-        struct fd_snap *f = &s->fd[s->nfd++];
-        snprintf(f->server, sizeof f->server, "%s", reg->s[slot].label);
-        f->domain = e->fd[slot].domain;
-    }
-    qsort(s->fd, s->nfd, sizeof *s->fd, fd_snap_cmp);
-    for (unsigned r = 0; r < e->nrules; r++) {
-        struct alert_snap_rule *ar = &s->alert_rules[s->nalert_rules++];
-        snprintf(ar->rule, sizeof ar->rule, "%s", e->cfg->rules[r].name);
-        ar->fired = e->fired_total[r];
-        for (uint32_t slot = 0; slot < e->nslots; slot++) {
-            const struct alert_inst *in = &e->inst[(size_t)r * e->nslots + slot];
-            if (!in->ever_fired)
-                continue;
-            if (s->nalert_insts == ALERT_SNAP_MAX) {
-                s->alert_insts_dropped++;
-                continue;
-            }
-            struct alert_snap_inst *ai = &s->alert_insts[s->nalert_insts++];
-            snprintf(ai->rule, sizeof ai->rule, "%s", e->cfg->rules[r].name);
-            snprintf(ai->server, sizeof ai->server, "%s", reg->s[slot].label);
-            ai->active = in->state == ALERT_FIRING;
-        }
-    }
 }
 
 /* State shared between the packet loop and the HTTP thread. */
@@ -395,8 +348,8 @@ struct app {
     atomic_int reload_ok;
     _Atomic uint64_t config_hash;
     double last_scrape_s;
-    /* alerts: the engine runs in the worker's thread; a reloaded config is
-     * handed over through pending_cfg and picked up between bursts */
+    /* alerts: the engine runs in this (the main) thread, between bursts; a
+     * reloaded config is handed over through pending_cfg */
     struct config *_Atomic pending_cfg;
     const struct config *running;   /* limits/servers the worker was built with */
     struct config *rules_cfg;       /* rules in force (worker thread) */
@@ -407,10 +360,11 @@ struct app {
     uint64_t transitions[2];        /* resolved, fired */
     struct { char rule[64]; char server[64]; uint64_t at_ns; int firing; } timeline[64];
     unsigned ntimeline;             /* first transitions, for the summary */
-    /* -w N > 1: the workers' publishers, the alert state kept by the
-     * dispatcher (under scrape_lock), drops seen by the dispatcher */
+    /* the alert state for the exposition, copied after every window close */
+    pthread_mutex_t alert_lock;
+    struct alert_snapshot alert_snap;
+    /* -w N > 1: the workers' publishers, drops seen by the dispatcher */
     struct pool *pool;
-    struct worker_snap alert_snap;
     struct afxdp_prog *xdp;         /* --backend afxdp */
     _Atomic uint64_t source_drops;
     _Atomic uint64_t ring_drops;
@@ -446,24 +400,22 @@ static void fill_view(struct metrics_view *v, const struct worker_snap *const *s
         v->servers = merge_buf;
         v->nservers = worker_snap_merge_servers(snaps, nw, merge_buf);
     }
-    v->alerts = snaps[0]; /* one worker: the alert engine runs with it */
     v->config_reload_ok = reload_ok;
     v->config_hash = config_hash;
     v->version = SPANWATCH_VERSION;
     v->backends = BACKENDS;
 }
 
-static void fill_am(struct metrics_view *v, struct am_sender *am)
+/* the alert families, from the copy made by the engine's thread */
+static void render_alerts(FILE *out, void *ctx)
 {
-    if (!am)
-        return;
-    struct am_stats st;
-    am_get_stats(am, &st);
-    v->am_configured = 1;
-    v->am_posts_ok = st.posts_ok;
-    v->am_posts_failed = st.posts_failed;
-    v->am_dropped = st.dropped;
-    v->am_pending = st.pending;
+    struct app *a = ctx;
+    struct am_stats am;
+    if (a->am)
+        am_get_stats(a->am, &am);
+    pthread_mutex_lock(&a->alert_lock);
+    alert_snapshot_render(out, &a->alert_snap, a->am ? &am : NULL);
+    pthread_mutex_unlock(&a->alert_lock);
 }
 
 static int web_render(void *ctx, FILE *out)
@@ -508,7 +460,6 @@ static int web_render(void *ctx, FILE *out)
         }
 #endif
         if (a->pool) {
-            v->alerts = &a->alert_snap;
             v->source_drops[0] += atomic_load(&a->source_drops);
             if (!a->pool->sourced) { /* the dispatcher's rings */
                 v->nsources = 2;
@@ -517,7 +468,8 @@ static int web_render(void *ctx, FILE *out)
             }
         }
         v->scrape_duration_seconds = a->last_scrape_s;
-        fill_am(v, a->am);
+        v->render_alerts = render_alerts;
+        v->render_alerts_ctx = a;
         rc = expo_render(out, v);
     }
     free(v);
@@ -643,11 +595,8 @@ static void on_alert(void *ctx, const struct alert_transition *t)
 /* Worker thread, between bursts: take a reloaded config's rules. */
 static void publish_alert_snap(struct app *a, const struct server_registry *merged);
 
-/* Take a reloaded config's rules. w: the single worker that runs the
- * engine; NULL with -w > 1, where reg is the merged registry and the
- * exposition's copy of the alert state is refreshed here too. */
-static void apply_pending_rules(struct app *a, struct worker *w, struct server_registry *reg,
-                                uint64_t now_ns)
+/* Take a reloaded config's rules; reg: the registry the engine runs on. */
+static void apply_pending_rules(struct app *a, struct server_registry *reg, uint64_t now_ns)
 {
     struct config *c = atomic_exchange(&a->pending_cfg, NULL);
     if (!c)
@@ -664,10 +613,7 @@ static void apply_pending_rules(struct app *a, struct worker *w, struct server_r
     free(a->rules_cfg);
     a->engine = fresh;
     a->rules_cfg = c;
-    if (w)
-        w->alerts = &a->engine;
-    else
-        publish_alert_snap(a, reg);
+    publish_alert_snap(a, reg);
 }
 
 static void episode_line(const char *server, uint8_t domain, uint64_t from_ns, const char *to,
@@ -1019,11 +965,39 @@ static void pool_snapshot_hook(struct pool_slot *s)
     publisher_publish(&s->pub);
 }
 
-static void publish_alert_snap(struct app *a, const struct server_registry *merged)
+static void publish_alert_snap(struct app *a, const struct server_registry *reg)
 {
-    pthread_mutex_lock(&a->scrape_lock);
-    fill_alert_snap(&a->alert_snap, &a->engine, merged);
-    pthread_mutex_unlock(&a->scrape_lock);
+    pthread_mutex_lock(&a->alert_lock);
+    alert_snapshot_fill(&a->alert_snap, &a->engine, reg);
+    pthread_mutex_unlock(&a->alert_lock);
+}
+
+/* -w 1: a window ends before the packet whose clock reaches it. */
+static void inline_window(struct app *a, struct worker *w, uint64_t now_ns)
+{
+    worker_timers(w, now_ns);
+    alerts_advance(&a->engine, &w->servers, now_ns);
+    w->closed_ns = alerts_open_since(&a->engine);
+    publish_alert_snap(a, &w->servers);
+}
+
+/* -w 1: a burst, cut at every alert-window end on the way. */
+static void inline_burst(struct app *a, struct worker *w, const struct sw_packet *pk, unsigned n)
+{
+    unsigned from = 0;
+    uint64_t clock = w->clock_ns;
+    for (unsigned i = 0; i < n; i++) {
+        if (pk[i].ts_ns > clock)
+            clock = pk[i].ts_ns;
+        if (!a->engine.started)
+            alerts_start(&a->engine, clock);
+        if (alerts_due(&a->engine, clock)) {
+            worker_handle_burst(w, pk + from, i - from);
+            from = i;
+            inline_window(a, w, clock);
+        }
+    }
+    worker_handle_burst(w, pk + from, n - from);
 }
 
 static void merge_workers(struct app *a, struct server_registry *merged)
@@ -1260,7 +1234,7 @@ int main(int argc, char **argv)
     if (o.workers > 1 || own_sources) {
         if (pool_init(&pool, o.workers, &cfg, src->linktype, o.read_file != NULL,
                       o.iface != NULL) != 0 ||
-            server_registry_init(&merged, &cfg) != 0 || worker_snap_init(&app.alert_snap, cfg.max_servers) != 0) {
+            server_registry_init(&merged, &cfg) != 0) {
             fprintf(stderr, "spanwatch: cannot allocate %u workers (limits.max_flows=%u each)\n",
                     o.workers, cfg.max_flows);
             source_close(src);
@@ -1278,7 +1252,8 @@ int main(int argc, char **argv)
         return EXIT_RUNTIME;
     }
 
-    if (publisher_init(&app.pub, cfg.max_servers) != 0) {
+    if (publisher_init(&app.pub, cfg.max_servers) != 0 ||
+        alert_snapshot_init(&app.alert_snap, cfg.max_servers) != 0) {
         fprintf(stderr, "spanwatch: cannot allocate metric snapshots for limits.max_servers=%u\n",
                 cfg.max_servers);
         source_close(src);
@@ -1286,6 +1261,7 @@ int main(int argc, char **argv)
     }
     pthread_mutex_init(&app.scrape_lock, NULL);
     pthread_mutex_init(&app.reload_lock, NULL);
+    pthread_mutex_init(&app.alert_lock, NULL);
     app.source_name = src->name;
     app.config_path = o.config;
     atomic_store(&app.reload_ok, 1);
@@ -1300,8 +1276,6 @@ int main(int argc, char **argv)
         source_close(src);
         return EXIT_RUNTIME;
     }
-    if (!app.pool)
-        w.alerts = &app.engine;
     if (cfg.am_url[0]) {
         char host[128] = "";
         gethostname(host, sizeof host - 1);
@@ -1373,7 +1347,7 @@ int main(int argc, char **argv)
         if (alerts_due(&app.engine, now))
             pool_window(&app, &merged, now);
         if (atomic_load_explicit(&app.pending_cfg, memory_order_relaxed)) {
-            apply_pending_rules(&app, NULL, &merged, now);
+            apply_pending_rules(&app, &merged, now);
         }
         if (reload_requested)
             take_sighup(&app, o.quiet);
@@ -1408,7 +1382,7 @@ int main(int argc, char **argv)
                 pool_window(&app, &merged, clock_live_ns());
             }
             if (atomic_load_explicit(&app.pending_cfg, memory_order_relaxed)) {
-                apply_pending_rules(&app, NULL, &merged, pool.now_ns);
+                apply_pending_rules(&app, &merged, pool.now_ns);
             }
             if ((++bursts & 63) == 0 || n <= 0) {
                 struct source_stats st;
@@ -1417,12 +1391,15 @@ int main(int argc, char **argv)
                 atomic_store(&app.ring_drops, pool.ring_drops);
             }
         } else if (n > 0) {
-            worker_handle_burst(&w, burst, (unsigned)n);
+            inline_burst(&app, &w, burst, (unsigned)n);
         } else if (o.iface) {
-            worker_tick(&w, clock_live_ns());
+            uint64_t now = clock_live_ns();
+            worker_tick(&w, now);
+            if (alerts_due(&app.engine, now))
+                inline_window(&app, &w, now);
         }
         if (!app.pool && atomic_load_explicit(&app.pending_cfg, memory_order_relaxed))
-            apply_pending_rules(&app, &w, &w.servers, w.now_ns);
+            apply_pending_rules(&app, &w.servers, w.now_ns);
         if (!app.pool && publisher_wanted(&app.pub)) {
             worker_snapshot(publisher_back(&app.pub), &w, src);
             publisher_publish(&app.pub);
@@ -1451,7 +1428,8 @@ int main(int argc, char **argv)
     } else {
         worker_finish(&w);
         if (o.read_file)
-            worker_finish_alerts(&w);
+            alerts_finish(&app.engine, &w.servers, w.now_ns);
+        publish_alert_snap(&app, &w.servers);
     }
     double wall = mono_now() - t0;
     if (show_progress && bursts >= 256)
@@ -1483,9 +1461,9 @@ int main(int argc, char **argv)
                 /* reloaded rules over the final counters: resolve removed
                  * rules' alerts, then show the new state */
                 if (app.pool) {
-                    apply_pending_rules(&app, NULL, &merged, pool.now_ns);
+                    apply_pending_rules(&app, &merged, pool.now_ns);
                 } else {
-                    apply_pending_rules(&app, &w, &w.servers, w.now_ns);
+                    apply_pending_rules(&app, &w.servers, w.now_ns);
                     pthread_mutex_lock(&app.scrape_lock);
                     worker_snapshot(publisher_back(&app.pub), &w, src);
                     publisher_publish(&app.pub);
@@ -1511,8 +1489,8 @@ int main(int argc, char **argv)
             dpdk_teardown();
 #endif
         server_registry_free(&merged);
-        worker_snap_free(&app.alert_snap);
     }
+    alert_snapshot_free(&app.alert_snap);
     alerts_free(&app.engine);
     free(app.rules_cfg);
     free(atomic_exchange(&app.pending_cfg, NULL));

@@ -4,6 +4,7 @@
 #include "app/pool.h"
 
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 

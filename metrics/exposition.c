@@ -7,9 +7,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "alerts/alerts.h"
-
-static void family(FILE *out, const char *name, const char *type, const char *help)
+void expo_family(FILE *out, const char *name, const char *type, const char *help)
 {
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -41,7 +39,7 @@ void expo_write_label_value(FILE *out, const char *s)
 }
 
 /* " <n>\n" without printf's format interpretation (hot in large scrapes) */
-static void value_u64(FILE *out, uint64_t n)
+void expo_value_u64(FILE *out, uint64_t n)
 {
     char buf[24];
     char *p = buf + sizeof buf;
@@ -54,8 +52,8 @@ static void value_u64(FILE *out, uint64_t n)
     fwrite(p, 1, (size_t)(buf + sizeof buf - p), out);
 }
 
-static void sample_u64_1(FILE *out, const char *name, const char *label, const char *value,
-                         uint64_t n)
+void expo_sample_u64_1(FILE *out, const char *name, const char *label, const char *value,
+                       uint64_t n)
 {
     fprintf(out, "%s{%s=\"", name, label);
     expo_write_label_value(out, value);
@@ -86,7 +84,7 @@ static void counter1(FILE *out, const char *name, const struct server_stats *s, 
 {
     server_open(out, name, "", s);
     fputc('}', out);
-    value_u64(out, n);
+    expo_value_u64(out, n);
 }
 
 /* the le="..." label values (seconds, or bytes), formatted once per thread */
@@ -110,21 +108,21 @@ static void histogram_series_as(FILE *out, const char *name, const struct server
     for (int k = 0; k < HIST_LE_COUNT; k++) {
         server_open(out, name, "_bucket", s);
         fputs(le_label(k, bytes), out);
-        value_u64(out, h->le[k]);
+        expo_value_u64(out, h->le[k]);
     }
     server_open(out, name, "_bucket", s);
     fputs(",le=\"+Inf\"}", out);
-    value_u64(out, h->count);
+    expo_value_u64(out, h->count);
     server_open(out, name, "_sum", s);
     if (bytes) {
         fputc('}', out);
-        value_u64(out, h->sum_ns);
+        expo_value_u64(out, h->sum_ns);
     } else {
         fprintf(out, "} %.9f\n", (double)h->sum_ns / 1e9);
     }
     server_open(out, name, "_count", s);
     fputc('}', out);
-    value_u64(out, h->count);
+    expo_value_u64(out, h->count);
 }
 
 enum seen_proto { SEEN_DNS, SEEN_TCP, SEEN_HTTP };
@@ -133,7 +131,7 @@ enum seen_proto { SEEN_DNS, SEEN_TCP, SEEN_HTTP };
 static void histogram_family(FILE *out, const struct metrics_view *r, enum seen_proto proto,
                              const char *name, const char *help, enum server_hist k)
 {
-    family(out, name, "histogram", help);
+    expo_family(out, name, "histogram", help);
     for (uint32_t i = 0; i < r->nservers; i++) {
         const struct server_snap *sv = &r->servers[i];
         const struct server_stats *s = &sv->st;
@@ -144,60 +142,60 @@ static void histogram_family(FILE *out, const struct metrics_view *r, enum seen_
 
 static void render_servers(FILE *out, const struct metrics_view *r)
 {
-    family(out, "spanwatch_dns_queries_total", "counter", "DNS queries seen (UDP and TCP).");
+    expo_family(out, "spanwatch_dns_queries_total", "counter", "DNS queries seen (UDP and TCP).");
     PER_SERVER(r, seen_dns, counter1(out, "spanwatch_dns_queries_total", s, s->dns_queries);)
-    family(out, "spanwatch_dns_responses_total", "counter",
+    expo_family(out, "spanwatch_dns_responses_total", "counter",
            "DNS responses matched to a query, by rcode.");
     PER_SERVER(r, seen_dns, for (int c = 0; c < RCODE_COUNT; c++) {
         server_open(out, "spanwatch_dns_responses_total", "", s);
         fprintf(out, ",rcode=\"%s\"}", rcode_name[c]);
-        value_u64(out, s->dns_responses[c]);
+        expo_value_u64(out, s->dns_responses[c]);
     })
-    family(out, "spanwatch_dns_timeouts_total", "counter",
+    expo_family(out, "spanwatch_dns_timeouts_total", "counter",
            "DNS queries with no response within limits.dns_timeout.");
     PER_SERVER(r, seen_dns, counter1(out, "spanwatch_dns_timeouts_total", s, s->dns_timeouts);)
-    family(out, "spanwatch_dns_unmatched_responses_total", "counter",
+    expo_family(out, "spanwatch_dns_unmatched_responses_total", "counter",
            "DNS responses that matched no pending query (late, duplicate or unsolicited).");
     PER_SERVER(r, seen_dns,
                counter1(out, "spanwatch_dns_unmatched_responses_total", s, s->dns_unmatched);)
     histogram_family(out, r, SEEN_DNS, "spanwatch_dns_latency_seconds",
            "DNS query to matching response.", HIST_DNS);
 
-    family(out, "spanwatch_tcp_connections_total", "counter",
+    expo_family(out, "spanwatch_tcp_connections_total", "counter",
            "TCP connection attempts (first SYN).");
     PER_SERVER(r, seen_tcp, counter1(out, "spanwatch_tcp_connections_total", s, s->tcp_connections);)
-    family(out, "spanwatch_tcp_handshake_failures_total", "counter",
+    expo_family(out, "spanwatch_tcp_handshake_failures_total", "counter",
            "TCP handshakes that failed: reset (RST answered the SYN) or timeout (no SYN-ACK "
            "within limits.tcp_handshake_timeout).");
     PER_SERVER(r, seen_tcp, for (int c = 0; c < HS_FAIL_COUNT; c++) {
         server_open(out, "spanwatch_tcp_handshake_failures_total", "", s);
         fprintf(out, ",reason=\"%s\"}", hs_failure_name[c]);
-        value_u64(out, s->tcp_hs_failures[c]);
+        expo_value_u64(out, s->tcp_hs_failures[c]);
     })
     histogram_family(out, r, SEEN_TCP, "spanwatch_tcp_handshake_rtt_seconds",
            "TCP first SYN to the ACK that completes the handshake.", HIST_TCP_RTT);
     histogram_family(out, r, SEEN_TCP, "spanwatch_tcp_data_rtt_seconds",
            "TCP data RTT: server data segment to the client ACK that covers it (Karn: never "
            "for retransmitted data), plus the server leg of the connection's handshake.", HIST_TCP_DATA_RTT);
-    family(out, "spanwatch_tcp_resets_total", "counter",
+    expo_family(out, "spanwatch_tcp_resets_total", "counter",
            "TCP connections reset after the handshake (counted once per connection).");
     PER_SERVER(r, seen_tcp, counter1(out, "spanwatch_tcp_resets_total", s, s->tcp_resets);)
-    family(out, "spanwatch_tcp_retransmits_total", "counter", "Retransmitted TCP data segments.");
+    expo_family(out, "spanwatch_tcp_retransmits_total", "counter", "Retransmitted TCP data segments.");
     PER_SERVER(r, seen_tcp, counter1(out, "spanwatch_tcp_retransmits_total", s, s->tcp_retransmits);)
-    family(out, "spanwatch_tcp_stream_gaps_total", "counter",
+    expo_family(out, "spanwatch_tcp_stream_gaps_total", "counter",
            "Bytes missing from reassembled TCP streams (lost before the tap).");
     PER_SERVER(r, seen_tcp, counter1(out, "spanwatch_tcp_stream_gaps_total", s, s->tcp_stream_gaps);)
 
-    family(out, "spanwatch_http_requests_total", "counter", "HTTP/1.x requests.");
+    expo_family(out, "spanwatch_http_requests_total", "counter", "HTTP/1.x requests.");
     PER_SERVER(r, seen_http, counter1(out, "spanwatch_http_requests_total", s, s->http_requests);)
-    family(out, "spanwatch_http_responses_total", "counter",
+    expo_family(out, "spanwatch_http_responses_total", "counter",
            "HTTP/1.x responses matched to a request, by status code.");
     PER_SERVER(r, seen_http, for (int c = 0; c <= HTTP_CODE_MAX - HTTP_CODE_MIN; c++) {
         if (!s->http_codes[c])
             continue;
         server_open(out, "spanwatch_http_responses_total", "", s);
         fprintf(out, ",code=\"%d\"}", c + HTTP_CODE_MIN);
-        value_u64(out, s->http_codes[c]);
+        expo_value_u64(out, s->http_codes[c]);
     })
     histogram_family(out, r, SEEN_HTTP, "spanwatch_http_latency_seconds",
            "HTTP request fully sent (headers complete) to the first byte of its response.", HIST_HTTP);
@@ -212,7 +210,7 @@ int expo_render(FILE *out, const struct metrics_view *v)
 {
     char idx[16];
 
-    family(out, "spanwatch_build_info", "gauge",
+    expo_family(out, "spanwatch_build_info", "gauge",
            "Build information; always 1.");
     fputs("spanwatch_build_info{version=\"", out);
     expo_write_label_value(out, v->version);
@@ -220,121 +218,75 @@ int expo_render(FILE *out, const struct metrics_view *v)
     expo_write_label_value(out, v->backends);
     fputs("\"} 1\n", out);
 
-    family(out, "spanwatch_packets_total", "counter", "Packets handled, by worker.");
+    expo_family(out, "spanwatch_packets_total", "counter", "Packets handled, by worker.");
     for (unsigned i = 0; i < v->nworkers; i++) {
         snprintf(idx, sizeof idx, "%u", i);
-        sample_u64_1(out, "spanwatch_packets_total", "worker", idx, v->packets[i]);
+        expo_sample_u64_1(out, "spanwatch_packets_total", "worker", idx, v->packets[i]);
     }
-    family(out, "spanwatch_bytes_total", "counter",
+    expo_family(out, "spanwatch_bytes_total", "counter",
            "Bytes handled (length on the wire), by worker.");
     for (unsigned i = 0; i < v->nworkers; i++) {
         snprintf(idx, sizeof idx, "%u", i);
-        sample_u64_1(out, "spanwatch_bytes_total", "worker", idx, v->bytes[i]);
+        expo_sample_u64_1(out, "spanwatch_bytes_total", "worker", idx, v->bytes[i]);
     }
 
-    family(out, "spanwatch_capture_drops_total", "counter",
+    expo_family(out, "spanwatch_capture_drops_total", "counter",
            "Packets dropped before spanwatch saw them, as reported by the kernel, NIC or "
            "internal rings.");
     for (unsigned i = 0; i < v->nsources; i++)
-        sample_u64_1(out, "spanwatch_capture_drops_total", "source", v->source_name[i],
+        expo_sample_u64_1(out, "spanwatch_capture_drops_total", "source", v->source_name[i],
                      v->source_drops[i]);
 
-    family(out, "spanwatch_decode_errors_total", "counter",
+    expo_family(out, "spanwatch_decode_errors_total", "counter",
            "Malformed or truncated packets, by the layer that rejected them and why.");
     for (int e = 0; e < DERR_COUNT; e++)
         fprintf(out, "spanwatch_decode_errors_total{layer=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
                 decode_error_layer[e], decode_error_reason[e], v->decode_errors[e]);
 
-    family(out, "spanwatch_flows_active", "gauge", "Flows currently tracked, by protocol.");
+    expo_family(out, "spanwatch_flows_active", "gauge", "Flows currently tracked, by protocol.");
     for (int p = 0; p < FLOW_PROTO_COUNT; p++)
-        sample_u64_1(out, "spanwatch_flows_active", "proto", flow_proto_name[p],
+        expo_sample_u64_1(out, "spanwatch_flows_active", "proto", flow_proto_name[p],
                      v->flows_active[p]);
 
-    family(out, "spanwatch_flow_evictions_total", "counter",
+    expo_family(out, "spanwatch_flow_evictions_total", "counter",
            "Flows removed from the flow table: idle (timed out) or full (table at "
            "limits.max_flows).");
     for (int r = 0; r < FLOW_EVICT_COUNT; r++)
-        sample_u64_1(out, "spanwatch_flow_evictions_total", "reason", flow_evict_reason_name[r],
+        expo_sample_u64_1(out, "spanwatch_flow_evictions_total", "reason", flow_evict_reason_name[r],
                      v->flow_evictions[r]);
 
-    family(out, "spanwatch_servers_overflow_total", "counter",
+    expo_family(out, "spanwatch_servers_overflow_total", "counter",
            "Samples folded into server=\"__overflow__\" because limits.max_servers was reached.");
     fprintf(out, "spanwatch_servers_overflow_total %" PRIu64 "\n", v->servers_overflow);
     if (v->servers)
         render_servers(out, v);
 
-    family(out, "spanwatch_alert_active", "gauge",
-           "1 while the alert of a rule fires for a server; 0 once resolved (instances that "
-           "never fired are not listed).");
-    if (v->alerts)
-        for (uint32_t i = 0; i < v->alerts->nalert_insts; i++) {
-            const struct alert_snap_inst *a = &v->alerts->alert_insts[i];
-            fputs("spanwatch_alert_active{rule=\"", out);
-            expo_write_label_value(out, a->rule);
-            fputs("\",server=\"", out);
-            expo_write_label_value(out, a->server);
-            fputs("\"}", out);
-            value_u64(out, a->active);
-        }
-    family(out, "spanwatch_fault_domain", "gauge",
-           "Fault-domain attribution of the server's latest fault_domain.window: 1 for the "
-           "current domain (network, backend, both or none), 0 for the others.");
-    if (v->alerts)
-        for (uint32_t i = 0; i < v->alerts->nfd; i++) {
-            const struct fd_snap *f = &v->alerts->fd[i];
-            for (int d = 0; d < FD_COUNT; d++) {
-                fputs("spanwatch_fault_domain{server=\"", out);
-                expo_write_label_value(out, f->server);
-                fprintf(out, "\",domain=\"%s\"}", fault_domain_name[d]);
-                value_u64(out, f->domain == d);
-            }
-        }
-    family(out, "spanwatch_alerts_fired_total", "counter",
-           "Alert transitions to firing, by rule.");
-    if (v->alerts)
-        for (uint32_t i = 0; i < v->alerts->nalert_rules; i++)
-            sample_u64_1(out, "spanwatch_alerts_fired_total", "rule",
-                         v->alerts->alert_rules[i].rule, v->alerts->alert_rules[i].fired);
-
     if (v->xdp) {
-        family(out, "spanwatch_xdp_packets_total", "counter",
+        expo_family(out, "spanwatch_xdp_packets_total", "counter",
                "Frames seen by spanwatch's XDP program: redirected to an AF_XDP socket, or "
                "passed to the kernel (a queue without a socket).");
-        sample_u64_1(out, "spanwatch_xdp_packets_total", "action", "redirected",
+        expo_sample_u64_1(out, "spanwatch_xdp_packets_total", "action", "redirected",
                      v->xdp_redirected);
-        sample_u64_1(out, "spanwatch_xdp_packets_total", "action", "passed", v->xdp_passed);
-        family(out, "spanwatch_xdp_drops_total", "counter",
+        expo_sample_u64_1(out, "spanwatch_xdp_packets_total", "action", "passed", v->xdp_passed);
+        expo_family(out, "spanwatch_xdp_drops_total", "counter",
                "Frames that reached the XDP program and were not analysed, by reason "
                "(their sum is in spanwatch_capture_drops_total).");
         for (unsigned i = 0; i < v->nxdp_drops; i++)
-            sample_u64_1(out, "spanwatch_xdp_drops_total", "reason", v->xdp_drop_reason[i],
+            expo_sample_u64_1(out, "spanwatch_xdp_drops_total", "reason", v->xdp_drop_reason[i],
                          v->xdp_drops[i]);
     }
-    if (v->am_configured) {
-        family(out, "spanwatch_alertmanager_posts_total", "counter",
-               "POSTs of the alert state to Alertmanager, by result.");
-        sample_u64_1(out, "spanwatch_alertmanager_posts_total", "result", "success",
-                     v->am_posts_ok);
-        sample_u64_1(out, "spanwatch_alertmanager_posts_total", "result", "failure",
-                     v->am_posts_failed);
-        family(out, "spanwatch_alertmanager_dropped_total", "counter",
-               "Alert transitions dropped because the queue to Alertmanager was full.");
-        fprintf(out, "spanwatch_alertmanager_dropped_total %" PRIu64 "\n", v->am_dropped);
-        family(out, "spanwatch_alertmanager_alerts_pending", "gauge",
-               "Alerts the sender holds for Alertmanager (firing, or resolved and not yet "
-               "delivered).");
-        fprintf(out, "spanwatch_alertmanager_alerts_pending %" PRIu64 "\n", v->am_pending);
-    }
+    if (v->render_alerts)
+        v->render_alerts(out, v->render_alerts_ctx);
 
-    family(out, "spanwatch_config_last_reload_successful", "gauge",
+    expo_family(out, "spanwatch_config_last_reload_successful", "gauge",
            "1 if the last configuration (re)load succeeded.");
     fprintf(out, "spanwatch_config_last_reload_successful %d\n", v->config_reload_ok ? 1 : 0);
 
-    family(out, "spanwatch_config_hash", "gauge",
+    expo_family(out, "spanwatch_config_hash", "gauge",
            "Hash of the loaded configuration file (0 for built-in defaults).");
     fprintf(out, "spanwatch_config_hash %" PRIu64 "\n", v->config_hash);
 
-    family(out, "spanwatch_scrape_duration_seconds", "gauge",
+    expo_family(out, "spanwatch_scrape_duration_seconds", "gauge",
            "Time the previous metrics render took.");
     fprintf(out, "spanwatch_scrape_duration_seconds %.9f\n", v->scrape_duration_seconds);
 

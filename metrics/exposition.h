@@ -31,14 +31,15 @@ struct metrics_view {
     const struct server_snap *servers;     /* sorted by label; merged across workers */
     uint32_t nservers;
     uint64_t servers_overflow;
-    const struct worker_snap *alerts;      /* snapshot holding the alert state, or NULL */
-    int am_configured;                     /* alertmanager.url set */
+    /* the alert engine's families (alerts/state.c), written after the
+     * capture's and before the configuration's; NULL: none */
+    void (*render_alerts)(FILE *out, void *ctx);
+    void *render_alerts_ctx;
     int xdp;                               /* --backend afxdp: its program's counters */
     uint64_t xdp_redirected, xdp_passed;
     unsigned nxdp_drops;                   /* afxdp: frames not analysed, by reason */
     const char *xdp_drop_reason[8];
     uint64_t xdp_drops[8];
-    uint64_t am_posts_ok, am_posts_failed, am_dropped, am_pending;
     int config_reload_ok;
     uint64_t config_hash;
     double scrape_duration_seconds;
@@ -51,5 +52,11 @@ int expo_render(FILE *out, const struct metrics_view *v);
 
 /* Write s as a label value, escaping backslash, double quote and newline. */
 void expo_write_label_value(FILE *out, const char *s);
+/* The pieces other layers' families are written with: "# HELP" and
+ * "# TYPE" lines; " N\n"; "name{label=\"value\"} N\n". */
+void expo_family(FILE *out, const char *name, const char *type, const char *help);
+void expo_value_u64(FILE *out, uint64_t n);
+void expo_sample_u64_1(FILE *out, const char *name, const char *label, const char *value,
+                       uint64_t n);
 
 #endif

@@ -12,22 +12,13 @@ int worker_snap_init(struct worker_snap *s, uint32_t max_servers)
     memset(s, 0, sizeof *s);
     s->cap = max_servers + 1;
     s->servers = calloc(s->cap, sizeof *s->servers);
-    s->alert_insts = calloc(ALERT_SNAP_MAX, sizeof *s->alert_insts);
-    s->alert_rules = calloc(CONFIG_MAX_RULES, sizeof *s->alert_rules);
-    s->fd = calloc(s->cap, sizeof *s->fd);
-    return s->servers && s->alert_insts && s->alert_rules && s->fd ? 0 : -1;
+    return s->servers ? 0 : -1;
 }
 
 void worker_snap_free(struct worker_snap *s)
 {
     free(s->servers);
-    free(s->alert_insts);
-    free(s->alert_rules);
-    free(s->fd);
     s->servers = NULL;
-    s->alert_insts = NULL;
-    s->alert_rules = NULL;
-    s->fd = NULL;
 }
 
 void hist_snap_from(struct hist_snap *out, const struct histogram *h, int bytes)

@@ -40,24 +40,6 @@ struct server_snap {
     struct hist_snap h[SERVER_HIST_COUNT];
 };
 
-/* Alert state for the exposition: instances that have ever fired (1 while
- * firing, 0 after resolving) and the per-rule fired counters. */
-#define ALERT_SNAP_MAX 4096
-struct alert_snap_inst {
-    char rule[CONFIG_NAME_MAX];
-    char server[SERVER_LABEL_MAX];
-    uint8_t active;
-};
-struct alert_snap_rule {
-    char rule[CONFIG_NAME_MAX];
-    uint64_t fired;
-};
-/* a server's fault-domain attribution (latest window) */
-struct fd_snap {
-    char server[SERVER_LABEL_MAX];
-    uint8_t domain;            /* enum fault_domain */
-};
-
 struct worker_snap {
     uint64_t packets;
     uint64_t bytes;
@@ -69,14 +51,6 @@ struct worker_snap {
     uint32_t nservers;       /* servers[] in use, sorted by label */
     uint32_t cap;
     struct server_snap *servers;
-    /* the alert engine's state (filled by the worker that runs it) */
-    uint32_t nalert_insts;
-    uint32_t nalert_rules;
-    uint64_t alert_insts_dropped;  /* beyond ALERT_SNAP_MAX */
-    struct alert_snap_inst *alert_insts;
-    struct alert_snap_rule *alert_rules;
-    uint32_t nfd;              /* servers judged, sorted by label */
-    struct fd_snap *fd;        /* cap entries */
 };
 
 int worker_snap_init(struct worker_snap *s, uint32_t max_servers);
