@@ -147,6 +147,12 @@ static inline struct histogram *server_hist(struct server_registry *r, uint32_t 
     return &r->h[(size_t)idx * SERVER_HIST_COUNT + which];
 }
 
+static inline const struct histogram *server_hist_c(const struct server_registry *r,
+                                                    uint32_t idx, enum server_hist which)
+{
+    return &r->h[(size_t)idx * SERVER_HIST_COUNT + which];
+}
+
 /* Format an endpoint as a label: 10.0.0.1:53 or [2001:db8::1]:53. */
 void server_format_endpoint(char *out, size_t len, const struct ip_addr *a, uint16_t port);
 

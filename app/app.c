@@ -1,0 +1,149 @@
+/*
+ * app.c — see app.h: set-up and tear-down of a run, and the alert engine's
+ * reloads.
+ */
+#include "app/app.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+
+static void pool_snapshot_hook(struct pool_slot *s)
+{
+    app_worker_snapshot(publisher_back(&s->pub), &s->w, s->src);
+    publisher_publish(&s->pub);
+}
+
+/* one worker in this thread, or a pool with a dispatcher or own sources */
+static int init_workers(struct app *a, const struct config *cfg)
+{
+    const struct options *o = a->o;
+    int linktype = a->src->linktype;
+    if (o->workers > 1 || a->be.own) {
+        a->pool = &a->pool_storage;
+        if (pool_init(a->pool, o->workers, cfg, linktype, o->read_file != NULL,
+                      o->iface != NULL) != 0 ||
+            server_registry_init(&a->merged, cfg) != 0) {
+            fprintf(stderr, "spanwatch: cannot allocate %u workers (limits.max_flows=%u each)\n",
+                    o->workers, cfg->max_flows);
+            return EXIT_RUNTIME;
+        }
+        a->pool->snapshot = pool_snapshot_hook;
+        if (a->be.own)
+            for (unsigned i = 0; i < o->workers; i++)
+                pool_set_source(a->pool, i, a->be.src[i]);
+        return 0;
+    }
+    if (worker_init(&a->w, 0, cfg, linktype) != 0) {
+        fprintf(stderr, "spanwatch: cannot allocate flow table for limits.max_flows=%u\n",
+                cfg->max_flows);
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+/* the rules of cfg (a copy: a reload replaces it), Alertmanager if configured */
+static int init_alerts(struct app *a, const struct config *cfg, FILE *alerts_out)
+{
+    char err[1024];
+    a->out.json = alerts_out;
+    a->out.quiet = a->o->quiet;
+    a->rules_cfg = malloc(sizeof *a->rules_cfg);
+    if (!a->rules_cfg || (*a->rules_cfg = *cfg, alerts_init(&a->engine, a->rules_cfg,
+                                                            alert_output_transition, &a->out)) != 0) {
+        fprintf(stderr, "spanwatch: cannot allocate the alert engine\n");
+        return EXIT_RUNTIME;
+    }
+    if (cfg->am_url[0]) {
+        char host[128] = "";
+        gethostname(host, sizeof host - 1);
+        a->out.am = am_start(cfg->am_url, cfg->am_resend_ns, cfg->am_timeout_ns, host, err,
+                             sizeof err);
+        if (!a->out.am) {
+            fprintf(stderr, "spanwatch: %s\n", err);
+            return EXIT_RUNTIME;
+        }
+    }
+    /* live: windows start now; a replay aligns them to its first packet */
+    if (a->o->iface)
+        alerts_start(&a->engine, clock_wall_ns());
+    return 0;
+}
+
+int app_init(struct app *a, const struct options *o, const struct config *cfg, FILE *alerts_out)
+{
+    a->o = o;
+    a->running = cfg;
+    a->src = a->be.src[0];
+    int rc = init_workers(a, cfg);
+    if (rc != 0)
+        return rc;
+    if (publisher_init(&a->pub, cfg->max_servers) != 0 ||
+        alert_snapshot_init(&a->alert_snap, cfg->max_servers) != 0) {
+        fprintf(stderr, "spanwatch: cannot allocate metric snapshots for limits.max_servers=%u\n",
+                cfg->max_servers);
+        return EXIT_RUNTIME;
+    }
+    pthread_mutex_init(&a->scrape_lock, NULL);
+    pthread_mutex_init(&a->reload_lock, NULL);
+    pthread_mutex_init(&a->alert_lock, NULL);
+    atomic_store(&a->reload_ok, 1);
+    atomic_store(&a->config_hash, cfg->hash);
+    return init_alerts(a, cfg, alerts_out);
+}
+
+void app_free(struct app *a)
+{
+    am_stop(a->out.am, 3000); /* a last try to deliver what is pending */
+    a->out.am = NULL;
+    if (a->out.json && a->out.json != stdout)
+        fclose(a->out.json);
+    publisher_free(&a->pub);
+    if (a->pool) {
+        pool_free(a->pool); /* closes the workers' own sources */
+        server_registry_free(&a->merged);
+    }
+    if (!a->be.own && a->src)
+        source_close(a->src);
+    a->src = NULL;
+    backends_teardown(&a->be);
+    alert_snapshot_free(&a->alert_snap);
+    alerts_free(&a->engine);
+    free(a->rules_cfg);
+    free(atomic_exchange(&a->pending_cfg, NULL));
+    worker_free(&a->w);
+}
+
+struct server_registry *app_registry(struct app *a)
+{
+    return a->pool ? &a->merged : &a->w.servers;
+}
+
+void app_publish_alerts(struct app *a)
+{
+    pthread_mutex_lock(&a->alert_lock);
+    alert_snapshot_fill(&a->alert_snap, &a->engine, app_registry(a));
+    pthread_mutex_unlock(&a->alert_lock);
+}
+
+void app_apply_pending_rules(struct app *a, uint64_t now_ns)
+{
+    struct config *c = atomic_exchange(&a->pending_cfg, NULL);
+    if (!c)
+        return;
+    struct alert_engine fresh;
+    if (alerts_init(&fresh, c, alert_output_transition, &a->out) != 0) {
+        fprintf(stderr, "spanwatch: reload: out of memory for the rules; keeping the old ones\n");
+        free(c);
+        return;
+    }
+    alerts_carry_over(&fresh, &a->engine);
+    alerts_resolve_removed(&a->engine, &fresh, app_registry(a), now_ns);
+    alerts_free(&a->engine);
+    free(a->rules_cfg);
+    a->engine = fresh;
+    a->rules_cfg = c;
+    app_publish_alerts(a);
+}

@@ -1,0 +1,349 @@
+/*
+ * run.c — the main thread's loops. It reads bursts and hands them to the
+ * one inline worker or to the dispatcher (pool.c); or, when every worker
+ * reads its own socket or queue, it only keeps time. Either way it is the
+ * one thread that closes alert windows: between bursts, cut where a
+ * packet's clock reaches a window end (with a pool, at a barrier where
+ * every worker has caught up to that time).
+ */
+#include "app/app.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+
+volatile sig_atomic_t app_stop_requested;
+volatile sig_atomic_t app_reload_requested;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        app_reload_requested = 1;
+    else
+        app_stop_requested = 1;
+}
+
+void app_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* SIGHUP seen by a loop: reload like POST /-/reload does. */
+static void take_sighup(struct app *a)
+{
+    char msg[1024];
+    app_reload_requested = 0;
+    if (app_reload(a, msg, sizeof msg) == 0 && !a->o->quiet)
+        fprintf(stderr, "spanwatch: SIGHUP: config %s\n", msg);
+}
+
+static int reload_pending(struct app *a)
+{
+    return atomic_load_explicit(&a->pending_cfg, memory_order_relaxed) != NULL;
+}
+
+/* ---- -w 1: the worker runs in this thread ---------------------------- */
+
+/* A window ends before the packet whose clock reaches it. */
+static void inline_window(struct app *a, uint64_t now_ns)
+{
+    struct worker *w = &a->w;
+    worker_timers(w, now_ns);
+    alerts_advance(&a->engine, &w->servers, now_ns);
+    w->closed_ns = alerts_open_since(&a->engine);
+    app_publish_alerts(a);
+}
+
+/* A burst, cut at every alert-window end on the way. */
+static void inline_burst(struct app *a, const struct sw_packet *pk, unsigned n)
+{
+    struct worker *w = &a->w;
+    unsigned from = 0;
+    uint64_t clock = w->clock_ns;
+    for (unsigned i = 0; i < n; i++) {
+        if (pk[i].ts_ns > clock)
+            clock = pk[i].ts_ns;
+        if (!a->engine.started)
+            alerts_start(&a->engine, clock);
+        if (alerts_due(&a->engine, clock)) {
+            worker_handle_burst(w, pk + from, i - from);
+            from = i;
+            inline_window(a, clock);
+        }
+    }
+    worker_handle_burst(w, pk + from, n - from);
+}
+
+static void inline_step(struct app *a, const struct sw_packet *burst, int n)
+{
+    if (n > 0) {
+        inline_burst(a, burst, (unsigned)n);
+    } else if (a->o->iface) {
+        uint64_t now = clock_live_ns();
+        worker_tick(&a->w, now);
+        if (alerts_due(&a->engine, now))
+            inline_window(a, now);
+    }
+    if (reload_pending(a))
+        app_apply_pending_rules(a, a->w.now_ns);
+    if (publisher_wanted(&a->pub)) {
+        app_worker_snapshot(publisher_back(&a->pub), &a->w, a->src);
+        publisher_publish(&a->pub);
+    }
+}
+
+/* ---- a pool: a dispatcher in this thread, or workers with own sources - */
+
+static void merge_workers(struct app *a)
+{
+    server_registry_clear(&a->merged);
+    for (unsigned i = 0; i < a->pool->n; i++)
+        server_registry_add(&a->merged, &a->pool->slots[i].w.servers);
+}
+
+/* A window ends: park the workers at the boundary, merge, evaluate. */
+static void pool_window(struct app *a, uint64_t now_ns)
+{
+    pool_barrier_enter(a->pool, a->engine.next_close_ns);
+    merge_workers(a);
+    alerts_advance(&a->engine, &a->merged, now_ns);
+    pool_barrier_leave(a->pool, alerts_open_since(&a->engine));
+    app_publish_alerts(a);
+}
+
+/* Dispatch a burst, stopping at every alert-window end on the way. */
+static void pool_dispatch_windows(struct app *a, const struct sw_packet *pk, unsigned n)
+{
+    struct pool *p = a->pool;
+    int linktype = a->src->linktype;
+    unsigned from = 0;
+    uint64_t clock = p->now_ns;
+    for (unsigned i = 0; i < n; i++) {
+        if (pk[i].ts_ns > clock)
+            clock = pk[i].ts_ns;
+        if (!a->engine.started)
+            alerts_start(&a->engine, clock);
+        if (alerts_due(&a->engine, clock)) {
+            pool_dispatch(p, linktype, pk + from, i - from);
+            from = i;
+            pool_window(a, clock);
+        }
+    }
+    pool_dispatch(p, linktype, pk + from, n - from);
+}
+
+static void dispatcher_drops(struct app *a)
+{
+    struct source_stats st;
+    source_stats(a->src, &st);
+    atomic_store(&a->source_drops, st.kernel_drops + st.iface_drops);
+    atomic_store(&a->ring_drops, a->pool->ring_drops);
+}
+
+static void dispatch_step(struct app *a, const struct sw_packet *burst, int n, unsigned bursts)
+{
+    if (n > 0)
+        pool_dispatch_windows(a, burst, (unsigned)n);
+    else if (a->o->iface && alerts_due(&a->engine, clock_live_ns()))
+        pool_window(a, clock_live_ns());
+    if (reload_pending(a))
+        app_apply_pending_rules(a, a->pool->now_ns);
+    if ((bursts & 63) == 0 || n <= 0)
+        dispatcher_drops(a);
+}
+
+/* The workers read their own sockets; this thread closes alert windows by
+ * the clock, takes reloads and watches for errors. */
+static int run_own_sources(struct app *a)
+{
+    struct pool *p = a->pool;
+    while (!app_stop_requested) {
+        struct timespec nap = { 0, 10000000 };
+        nanosleep(&nap, NULL);
+        if (atomic_load(&p->failed)) {
+            fprintf(stderr, "spanwatch: capture failed: %s\n", p->error);
+            return EXIT_RUNTIME;
+        }
+        uint64_t now = clock_live_ns();
+        if (alerts_due(&a->engine, now))
+            pool_window(a, now);
+        if (reload_pending(a))
+            app_apply_pending_rules(a, now);
+        if (app_reload_requested)
+            take_sighup(a);
+    }
+    return 0;
+}
+
+static void progress(struct source *src, uint64_t packets, uint64_t t0)
+{
+    double el = (double)(clock_mono_ns() - t0) / 1e9;
+    uint64_t off = source_pcap_file_offset(src);
+    fprintf(stderr, "\r\033[Kspanwatch: %" PRIu64 " packets, %.0f packets/s", packets,
+            el > 0 ? (double)packets / el : 0.0);
+    if (src->file_size && off)
+        fprintf(stderr, ", %.0f%% of file", 100.0 * (double)off / (double)src->file_size);
+}
+
+/* This thread reads: until the end of the file, a read error, or a signal
+ * (live: then until what the kernel already holds is analysed). */
+static void run_read(struct app *a, uint64_t t0)
+{
+    struct sw_packet burst[SOURCE_BURST_MAX];
+    struct source_drain drain;
+    int draining = 0;
+    int show_progress = !a->o->quiet && isatty(STDERR_FILENO);
+    uint64_t last_progress = t0, dispatched = 0;
+    unsigned bursts = 0;
+    for (;;) {
+        if (app_stop_requested && !draining) {
+            if (!a->o->iface)
+                break;
+            source_drain_begin(&drain, clock_wall_ns(), clock_mono_ns());
+            draining = 1;
+        }
+        int n = source_next_burst(a->src, burst, SOURCE_BURST_MAX);
+        int last = draining && source_drain_done(&drain, burst, n, clock_mono_ns());
+        if ((last && n <= 0) || n == SOURCE_EOF)
+            break;
+        if (n == SOURCE_ERROR) {
+            /* keep what was read: a capture cut short is still evidence */
+            fprintf(stderr, "%sspanwatch: warning: %s; metrics cover the packets before it\n",
+                    show_progress ? "\n" : "", a->src->error);
+            break;
+        }
+        if (a->pool) {
+            dispatch_step(a, burst, n, ++bursts);
+            dispatched += n > 0 ? (unsigned)n : 0;
+        } else {
+            inline_step(a, burst, n);
+        }
+        if (app_reload_requested)
+            take_sighup(a);
+        if (show_progress && (++bursts & 255) == 0 && clock_mono_ns() - last_progress >= 500000000) {
+            progress(a->src, a->pool ? dispatched : a->w.packets, t0);
+            last_progress = clock_mono_ns();
+        }
+        if (last)
+            break;
+    }
+    if (show_progress && bursts >= 256)
+        fputs("\r\033[K", stderr);
+}
+
+static void add_totals(struct run_totals *t, const struct worker *w)
+{
+    t->packets += w->packets;
+    t->bytes += w->bytes;
+    t->not_ip += w->not_ip;
+    for (int e = 0; e < DERR_COUNT; e++)
+        t->errors[e] += w->dec.errors[e];
+    t->flows_created += w->flows.created;
+    t->flows_active += w->flows.count;
+    for (int r = 0; r < FLOW_EVICT_COUNT; r++)
+        t->flow_evictions[r] += w->flows.evictions[r];
+    if (w->packets && (!t->first_ns || w->first_ns < t->first_ns))
+        t->first_ns = w->first_ns;
+    if (w->now_ns > t->now_ns)
+        t->now_ns = w->now_ns;
+}
+
+/* End of input: drain, let every worker's clock reach the last packet
+ * time, final housekeeping, final snapshots, last windows. */
+static void finish_pool(struct app *a)
+{
+    struct pool *p = a->pool;
+    pool_stop(p);
+    for (unsigned i = 0; i < p->n; i++) /* workers with own sources: no dispatcher clock */
+        if (p->slots[i].w.now_ns > p->now_ns)
+            p->now_ns = p->slots[i].w.now_ns;
+    for (unsigned i = 0; i < p->n; i++) {
+        struct worker *w = &p->slots[i].w;
+        worker_tick(w, p->now_ns);
+        worker_finish(w);
+        add_totals(&a->totals, w);
+        app_worker_snapshot(publisher_back(&p->slots[i].pub), w, p->slots[i].src);
+        publisher_publish(&p->slots[i].pub);
+    }
+    merge_workers(a);
+    if (a->o->read_file)
+        alerts_finish(&a->engine, &a->merged, p->now_ns);
+    app_publish_alerts(a);
+    if (!p->sourced) /* else each worker reported its own socket's drops */
+        dispatcher_drops(a);
+    atomic_store(&a->ring_drops, p->ring_drops);
+}
+
+static void finish_inline(struct app *a)
+{
+    worker_finish(&a->w);
+    if (a->o->read_file)
+        alerts_finish(&a->engine, &a->w.servers, a->w.now_ns);
+    app_publish_alerts(a);
+    add_totals(&a->totals, &a->w);
+    app_worker_snapshot(publisher_back(&a->pub), &a->w, a->src);
+    publisher_publish(&a->pub);
+}
+
+int app_run(struct app *a)
+{
+    const struct options *o = a->o;
+    uint64_t t0 = clock_mono_ns();
+    if (a->pool && pool_start(a->pool) != 0) {
+        fprintf(stderr, "spanwatch: cannot start the worker threads\n");
+        return EXIT_RUNTIME;
+    }
+    atomic_store(&a->ready, 1);
+    if (o->iface && !o->quiet)
+        fprintf(stderr, "spanwatch: capturing on %s (%s back end, %u worker%s)\n", a->src->name,
+                o->backend, o->workers, o->workers == 1 ? "" : "s");
+    int rc = 0;
+    if (a->pool && a->pool->sourced)
+        rc = run_own_sources(a);
+    else
+        run_read(a, t0);
+    if (a->pool)
+        finish_pool(a);
+    else
+        finish_inline(a);
+    a->wall_s = (double)(clock_mono_ns() - t0) / 1e9;
+    a->totals.source_name = a->src->name;
+    a->totals.linktype_name = a->src->linktype_name;
+    a->totals.servers = app_registry(a);
+    atomic_store(&a->finished, 1);
+    return rc;
+}
+
+void app_linger(struct app *a)
+{
+    if (!a->o->quiet)
+        fprintf(stderr, "spanwatch: replay done; serving the final metrics on %s until "
+                        "SIGINT/SIGTERM (--linger)\n", a->o->listen);
+    struct timespec nap = { 0, 100000000 };
+    while (!app_stop_requested) {
+        nanosleep(&nap, NULL);
+        if (app_reload_requested)
+            take_sighup(a);
+        if (!reload_pending(a))
+            continue;
+        /* reloaded rules over the final counters: resolve removed rules'
+         * alerts, then show the new state */
+        app_apply_pending_rules(a, a->pool ? a->pool->now_ns : a->w.now_ns);
+        if (!a->pool) {
+            pthread_mutex_lock(&a->scrape_lock);
+            app_worker_snapshot(publisher_back(&a->pub), &a->w, a->src);
+            publisher_publish(&a->pub);
+            pthread_mutex_unlock(&a->scrape_lock);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+/*
+ * backends.c — see backends.h.
+ */
+#include "capture/backends.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "capture/afxdp.h"
+#include "capture/dpdk.h"
+
+static void close_all(struct backends *b, unsigned n)
+{
+    for (unsigned j = 0; j < n; j++)
+        source_close(b->src[j]);
+}
+
+#ifdef HAVE_AFXDP
+/* Every RX queue gets a socket and a worker: the program passes a queue
+ * without a socket to the kernel, and its frames would never be analysed
+ * (nor counted as drops). */
+static int open_afxdp(struct backend_request *r, struct backends *b, char *err, size_t len)
+{
+    unsigned nq = afxdp_rx_queues(r->iface);
+    if (nq && nq != r->workers) {
+        if (r->workers_given) {
+            snprintf(err, len, "%s has %u RX queue%s; --backend afxdp reads each with its own "
+                               "worker: use -w %u, or change the queues to the workers "
+                               "(ethtool -L %s combined %u)",
+                     r->iface, nq, nq == 1 ? "" : "s", nq, r->iface, r->workers);
+            return -2;
+        }
+        r->workers = nq > BACKENDS_MAX_SOURCES ? BACKENDS_MAX_SOURCES : nq;
+    }
+    b->xdp = afxdp_attach(r->iface, r->xdp_mode, err, len);
+    if (!b->xdp)
+        return -1;
+    for (unsigned i = 0; i < r->workers; i++) {
+        b->src[i] = afxdp_open_queue(b->xdp, r->iface, i, err, len);
+        if (!b->src[i]) {
+            close_all(b, i);
+            afxdp_detach(b->xdp);
+            b->xdp = NULL;
+            return -1;
+        }
+    }
+    afxdp_report_iface_drops(b->src[0]);
+    if (!r->quiet)
+        fprintf(stderr, "spanwatch: %s: XDP program attached in %s mode, %u AF_XDP socket%s "
+                        "(RX queues 0-%u)\n", r->iface,
+                afxdp_native(b->xdp) ? "native" : "skb", r->workers,
+                r->workers == 1 ? "" : "s", r->workers - 1);
+    return 0;
+}
+#endif
+
+#ifdef HAVE_DPDK
+static int open_dpdk(struct backend_request *r, struct backends *b, char *err, size_t len)
+{
+    if (dpdk_setup(r->dpdk_args, r->workers, err, len) != 0)
+        return -1;
+    b->dpdk = 1;
+    for (unsigned i = 0; i < r->workers; i++)
+        if (!(b->src[i] = dpdk_open_worker(i, r->workers, err, len))) {
+            close_all(b, i);
+            return -1;
+        }
+    if (!r->quiet)
+        fprintf(stderr, "spanwatch: DPDK port %s started with %u RX queue%s on %u worker%s\n",
+                dpdk_port_name(), dpdk_queue_count(), dpdk_queue_count() == 1 ? "" : "s",
+                r->workers, r->workers == 1 ? "" : "s");
+    return 0;
+}
+#endif
+
+/* one fanout socket per worker in a new group */
+static int open_afpacket(struct backend_request *r, struct backends *b, char *err, size_t len)
+{
+    int group = -1; /* a new fanout group; its id comes back from the first socket */
+    for (unsigned i = 0; i < r->workers; i++) {
+        b->src[i] = source_afpacket_open(r->iface, r->filter, &group, r->buffer_mb, err, len);
+        if (!b->src[i]) {
+            close_all(b, i);
+            return -1;
+        }
+    }
+    source_afpacket_report_iface_drops(b->src[0]);
+    return 0;
+}
+
+int backends_open(struct backend_request *r, struct backends *b, char *err, size_t len)
+{
+    memset(b, 0, sizeof *b);
+    if (r->workers > BACKENDS_MAX_SOURCES)
+        r->workers = BACKENDS_MAX_SOURCES;
+    int rc = 0;
+    b->own = 1;
+    if (!strcmp(r->name, "afpacket"))
+        rc = open_afpacket(r, b, err, len);
+#ifdef HAVE_AFXDP
+    else if (!strcmp(r->name, "afxdp"))
+        rc = open_afxdp(r, b, err, len);
+#endif
+#ifdef HAVE_DPDK
+    else if (!strcmp(r->name, "dpdk"))
+        rc = open_dpdk(r, b, err, len);
+#endif
+    else
+        b->own = 0;
+    if (rc != 0) {
+        backends_teardown(b);
+        return rc;
+    }
+    if (b->own) {
+        b->n = r->workers;
+        return 0;
+    }
+    b->src[0] = r->read_file
+                    ? source_pcap_open_file(r->read_file, r->filter, err, len)
+                    : source_pcap_open_live(r->iface, r->filter, (int)r->buffer_mb, err, len);
+    b->n = b->src[0] != NULL;
+    return b->src[0] ? 0 : -1;
+}
+
+void backends_teardown(struct backends *b)
+{
+#ifdef HAVE_AFXDP
+    if (b->xdp)
+        afxdp_detach(b->xdp); /* after its sockets are closed */
+#endif
+#ifdef HAVE_DPDK
+    if (b->dpdk)
+        dpdk_teardown();
+#endif
+    b->xdp = NULL;
+    b->dpdk = 0;
+}
+
+int backends_xdp_view(const struct backends *b, struct xdp_view *x)
+{
+#ifdef HAVE_AFXDP
+    if (!b->xdp)
+        return 0;
+    memset(x, 0, sizeof *x);
+    afxdp_counters(b->xdp, &x->redirected, &x->passed);
+    _Static_assert(AFXDP_DROP_COUNT <= sizeof x->drops / sizeof x->drops[0],
+                   "room for every AF_XDP drop reason");
+    uint64_t d[AFXDP_DROP_COUNT] = { [AFXDP_DROP_NO_SOCKET] = x->passed };
+    for (unsigned i = 0; i < b->n; i++)
+        afxdp_socket_drops(b->src[i], d);
+    x->ndrops = AFXDP_DROP_COUNT;
+    for (unsigned r = 0; r < AFXDP_DROP_COUNT; r++) {
+        x->reason[r] = afxdp_drop_name[r];
+        x->drops[r] = d[r];
+    }
+    return 1;
+#else
+    (void)b;
+    (void)x;
+    return 0;
+#endif
+}
