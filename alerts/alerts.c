@@ -13,73 +13,40 @@
  * anyway, so the rest are skipped in one step. */
 #define MAX_EMPTY_WINDOWS (RULE_MAX_OF_LAST + 2)
 
-static int expr_hist(enum rule_expr x)
-{
-    switch (x) {
-    case EXPR_DNS_LATENCY_P50:
-    case EXPR_DNS_LATENCY_P90:
-    case EXPR_DNS_LATENCY_P99:
-        return HIST_DNS;
-    case EXPR_TCP_RTT_P50:
-    case EXPR_TCP_RTT_P90:
-    case EXPR_TCP_RTT_P99:
-        return HIST_TCP_RTT;
-    case EXPR_HTTP_LATENCY_P50:
-    case EXPR_HTTP_LATENCY_P90:
-    case EXPR_HTTP_LATENCY_P99:
-        return HIST_HTTP;
-    case EXPR_TCP_DATA_RTT_P50:
-    case EXPR_TCP_DATA_RTT_P90:
-    case EXPR_TCP_DATA_RTT_P99:
-        return HIST_TCP_DATA_RTT;
-    case EXPR_HTTP_SERVER_TIME_P50:
-    case EXPR_HTTP_SERVER_TIME_P90:
-    case EXPR_HTTP_SERVER_TIME_P99:
-        return HIST_HTTP_SERVER_TIME;
-    case EXPR_HTTP_RESPONSE_BYTES_P50:
-    case EXPR_HTTP_RESPONSE_BYTES_P90:
-        return HIST_HTTP_RESP_BYTES;
-    default:
-        return -1;
-    }
-}
+/* the histogram a quantile expression reads (-1: a counter expression),
+ * its quantile, and whether a server is covered by a "*" rule */
+#define HIST_NONE (-1)
+static const int expr_hist[EXPR_COUNT] = {
+#define X(id, name, kind, hist, q, proto) [EXPR_##id] = HIST_##hist,
+    RULE_EXPR_LIST(X)
+#undef X
+};
 
-static double quantile_of(enum rule_expr x)
-{
-    switch (x) {
-    case EXPR_DNS_LATENCY_P50:
-    case EXPR_TCP_RTT_P50:
-    case EXPR_HTTP_LATENCY_P50:
-    case EXPR_TCP_DATA_RTT_P50:
-    case EXPR_HTTP_SERVER_TIME_P50:
-    case EXPR_HTTP_RESPONSE_BYTES_P50:
-        return 0.50;
-    case EXPR_DNS_LATENCY_P90:
-    case EXPR_TCP_RTT_P90:
-    case EXPR_HTTP_LATENCY_P90:
-    case EXPR_TCP_DATA_RTT_P90:
-    case EXPR_HTTP_SERVER_TIME_P90:
-    case EXPR_HTTP_RESPONSE_BYTES_P90:
-        return 0.90;
-    default:
-        return 0.99;
-    }
-}
+static const double expr_quantile[EXPR_COUNT] = {
+#define X(id, name, kind, hist, q, proto) [EXPR_##id] = q,
+    RULE_EXPR_LIST(X)
+#undef X
+};
 
-/* which protocol a server must have seen for a "*" rule to cover it */
+enum expr_proto { PROTO_dns, PROTO_tcp, PROTO_http, PROTO_any };
+static const uint8_t expr_proto[EXPR_COUNT] = {
+#define X(id, name, kind, hist, q, proto) [EXPR_##id] = PROTO_##proto,
+    RULE_EXPR_LIST(X)
+#undef X
+};
+
 static int expr_applies(enum rule_expr x, const struct server_stats *s)
 {
-    if (x >= EXPR_TCP_DATA_RTT_P50 && x <= EXPR_TCP_DATA_RTT_P99)
-        return s->seen_tcp;
-    if (x >= EXPR_HTTP_SERVER_TIME_P50)
-        return s->seen_http;
-    if (x <= EXPR_DNS_LATENCY_P99)
+    switch (expr_proto[x]) {
+    case PROTO_dns:
         return s->seen_dns;
-    if (x <= EXPR_TCP_RTT_P99)
+    case PROTO_tcp:
         return s->seen_tcp;
-    if (x <= EXPR_HTTP_LATENCY_P99)
+    case PROTO_http:
         return s->seen_http;
-    return s->seen_dns || s->seen_tcp || s->seen_http;
+    default:
+        return s->seen_dns || s->seen_tcp || s->seen_http;
+    }
 }
 
 static double ratio(uint64_t num, uint64_t den)
@@ -92,13 +59,13 @@ double alerts_expr_value(enum rule_expr x, const struct server_stats *d,
                          uint64_t *events)
 {
     uint64_t n = 0, bad = 0;
-    int hk = expr_hist(x);
+    int hk = expr_hist[x];
     if (hk >= 0) {
         const struct histogram *h = dh[hk];
         *events = h ? h->count : 0;
         if (!h || !h->count)
             return 0.0;
-        double v = (double)hist_quantile(h, quantile_of(x));
+        double v = (double)hist_quantile(h, expr_quantile[x]);
         return server_hist_is_bytes(hk) ? v : v / 1e9;
     }
     switch (x) {
@@ -186,7 +153,7 @@ int alerts_init(struct alert_engine *e, const struct config *cfg, alert_cb cb, v
         }
         const struct rule *r = &cfg->rules[i];
         e->rule_group[i] = (uint8_t)g;
-        int hk = expr_hist(r->expr);
+        int hk = expr_hist[r->expr];
         if (hk >= 0)
             e->groups[g].hist_mask |= 1u << hk;
         if (r->vs_baseline > 0) {

@@ -1,6 +1,7 @@
 /*
- * analyzers.h — the per-packet protocol analyzers (DNS, TCP) that turn
- * decoded packets into per-server samples. Called by worker.c.
+ * analyzers.h — the per-packet protocol analyzers that turn decoded
+ * packets into per-server samples: dns.c, tcp.c (connections), stream.c
+ * (TCP payload to the message readers), http.c. Called by worker.c.
  */
 #ifndef SPANWATCH_ANALYZERS_H
 #define SPANWATCH_ANALYZERS_H
@@ -14,7 +15,5 @@ void analyzers_expire(struct worker *w);
 /* A flow leaves the table (why = FLOW_EVICT_COUNT: end of input): flush
  * its streams and return their buffers. */
 void analyzers_flow_end(void *worker, struct flow *f, enum flow_evict_reason why);
-/* End of a replay: expire what the clock allows, count nothing else. */
-void analyzers_finish(struct worker *w);
 
 #endif

@@ -58,13 +58,14 @@ void config_defaults(struct config *c)
 }
 
 const char *const rule_expr_name[EXPR_COUNT] = {
-    "dns_error_ratio", "dns_nxdomain_ratio", "dns_latency_p50", "dns_latency_p90",
-    "dns_latency_p99", "tcp_handshake_failure_ratio", "tcp_reset_ratio", "tcp_retransmit_ratio",
-    "tcp_rtt_p50", "tcp_rtt_p90", "tcp_rtt_p99", "http_5xx_ratio", "http_4xx_ratio",
-    "http_latency_p50", "http_latency_p90", "http_latency_p99", "request_rate",
-    "tcp_data_rtt_p50", "tcp_data_rtt_p90", "tcp_data_rtt_p99", "http_server_time_p50",
-    "http_server_time_p90", "http_server_time_p99", "http_response_bytes_p50",
-    "http_response_bytes_p90",
+#define X(id, name, kind, hist, q, proto) [EXPR_##id] = name,
+    RULE_EXPR_LIST(X)
+#undef X
+};
+const enum rule_expr_kind rule_expr_kind[EXPR_COUNT] = {
+#define X(id, name, kind, hist, q, proto) [EXPR_##id] = EXPR_KIND_##kind,
+    RULE_EXPR_LIST(X)
+#undef X
 };
 const char *const rule_op_name[4] = { ">", ">=", "<", "<=" };
 
@@ -350,10 +351,7 @@ static int load_servers(struct yaml_ctx *cx, yaml_node_t *n, struct config *c)
 
 static int is_latency_expr(enum rule_expr e)
 {
-    return e == EXPR_DNS_LATENCY_P50 || e == EXPR_DNS_LATENCY_P90 || e == EXPR_DNS_LATENCY_P99 ||
-           e == EXPR_TCP_RTT_P50 || e == EXPR_TCP_RTT_P90 || e == EXPR_TCP_RTT_P99 ||
-           e == EXPR_HTTP_LATENCY_P50 || e == EXPR_HTTP_LATENCY_P90 || e == EXPR_HTTP_LATENCY_P99 ||
-           (e >= EXPR_TCP_DATA_RTT_P50 && e <= EXPR_HTTP_SERVER_TIME_P99);
+    return rule_expr_kind[e] == EXPR_KIND_TIME;
 }
 
 /* a number (strtod; finite) into *out, within [lo, hi] */
@@ -446,7 +444,7 @@ static int load_threshold(struct yaml_ctx *cx, yaml_node_t *thr, struct rule *r,
     }
     if (r->threshold < 0)
         return yaml_error(cx, thr, "%s: must not be negative", what);
-    if (r->expr <= EXPR_HTTP_4XX_RATIO && !is_latency_expr(r->expr) && r->threshold > 1)
+    if (rule_expr_kind[r->expr] == EXPR_KIND_RATIO && r->threshold > 1)
         return yaml_error(cx, thr, "%s: %s is a ratio between 0 and 1, got %s", what,
                          rule_expr_name[r->expr], ts);
     return 0;

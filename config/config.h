@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/rule_exprs.h"
+
 #define CONFIG_MAX_SERVER_GROUPS 256
 #define CONFIG_NAME_MAX 64
 
@@ -28,35 +30,6 @@ struct server_group {
 };
 
 /* rules: expressions (README "Alerting") */
-enum rule_expr {
-    EXPR_DNS_ERROR_RATIO,
-    EXPR_DNS_NXDOMAIN_RATIO,
-    EXPR_DNS_LATENCY_P50,
-    EXPR_DNS_LATENCY_P90,
-    EXPR_DNS_LATENCY_P99,
-    EXPR_TCP_HANDSHAKE_FAILURE_RATIO,
-    EXPR_TCP_RESET_RATIO,
-    EXPR_TCP_RETRANSMIT_RATIO,
-    EXPR_TCP_RTT_P50,
-    EXPR_TCP_RTT_P90,
-    EXPR_TCP_RTT_P99,
-    EXPR_HTTP_5XX_RATIO,
-    EXPR_HTTP_4XX_RATIO,
-    EXPR_HTTP_LATENCY_P50,
-    EXPR_HTTP_LATENCY_P90,
-    EXPR_HTTP_LATENCY_P99,
-    EXPR_REQUEST_RATE,
-    EXPR_TCP_DATA_RTT_P50,
-    EXPR_TCP_DATA_RTT_P90,
-    EXPR_TCP_DATA_RTT_P99,
-    EXPR_HTTP_SERVER_TIME_P50,
-    EXPR_HTTP_SERVER_TIME_P90,
-    EXPR_HTTP_SERVER_TIME_P99,
-    EXPR_HTTP_RESPONSE_BYTES_P50,
-    EXPR_HTTP_RESPONSE_BYTES_P90,
-    EXPR_COUNT
-};
-extern const char *const rule_expr_name[EXPR_COUNT];
 
 enum rule_op { OP_GT, OP_GE, OP_LT, OP_LE };
 extern const char *const rule_op_name[4];

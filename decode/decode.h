@@ -71,6 +71,17 @@ struct tcp_result {
     uint32_t payload_len;     /* per IP length; > payload.len if snap-truncated */
 };
 
+/* Sequence-number order modulo 2^32 (RFC 793 3.3). */
+static inline bool tcp_seq_lt(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+
+static inline bool tcp_seq_le(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) <= 0;
+}
+
 struct udp_result {
     uint16_t sport, dport;
     uint16_t length;

@@ -6,16 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static inline bool seq_lt(uint32_t a, uint32_t b)
-{
-    return (int32_t)(a - b) < 0;
-}
-
-static inline bool seq_le(uint32_t a, uint32_t b)
-{
-    return (int32_t)(a - b) <= 0;
-}
-
 int stream_pool_init(struct stream_pool *p, uint32_t blocks)
 {
     memset(p, 0, sizeof *p);
@@ -72,10 +62,10 @@ static void drain(struct stream_pool *p, struct stream_dir *sd, stream_deliver_f
 {
     while (sd->ooo) {
         struct stream_block *b = blk(p, sd->ooo);
-        if (seq_lt(sd->next, b->seq))
+        if (tcp_seq_lt(sd->next, b->seq))
             break;
         uint32_t end = b->seq + b->len;
-        if (seq_lt(sd->next, end)) {
+        if (tcp_seq_lt(sd->next, end)) {
             uint32_t skip = sd->next - b->seq;
             fn(ctx, bytes_make(b->data + skip, b->len - skip), false);
             sd->next = end;
@@ -108,7 +98,7 @@ static bool hold(struct stream_pool *p, struct stream_dir *sd, uint32_t seq, str
         return false;
     /* find the insertion point; an exact duplicate is dropped */
     uint16_t *link = &sd->ooo;
-    while (*link && seq_lt(blk(p, *link)->seq, seq))
+    while (*link && tcp_seq_lt(blk(p, *link)->seq, seq))
         link = &blk(p, *link)->next;
     if (*link && blk(p, *link)->seq == seq && blk(p, *link)->len >= d.len)
         return true;
@@ -133,9 +123,9 @@ void stream_segment(struct stream_pool *p, struct stream_dir *sd, uint32_t seq,
     if (!sd->synced)
         stream_sync(sd, seq);
     uint32_t end = seq + (uint32_t)d.len;
-    if (seq_le(end, sd->next))
+    if (tcp_seq_le(end, sd->next))
         return; /* all old: a retransmission */
-    if (seq_lt(seq, sd->next)) {
+    if (tcp_seq_lt(seq, sd->next)) {
         uint32_t skip = sd->next - seq;
         d.p += skip;
         d.len -= skip;
@@ -150,11 +140,11 @@ void stream_segment(struct stream_pool *p, struct stream_dir *sd, uint32_t seq,
     if (hold(p, sd, seq, d))
         return;
     /* cannot wait any longer: skip to what we have */
-    while (sd->ooo && seq_lt(blk(p, sd->ooo)->seq, seq))
+    while (sd->ooo && tcp_seq_lt(blk(p, sd->ooo)->seq, seq))
         skip_hole(p, sd, fn, ctx, gap_bytes);
-    if (seq_le(end, sd->next))
+    if (tcp_seq_le(end, sd->next))
         return;
-    if (seq_lt(seq, sd->next)) {
+    if (tcp_seq_lt(seq, sd->next)) {
         uint32_t skip = sd->next - seq;
         d.p += skip;
         d.len -= skip;
@@ -170,17 +160,17 @@ void stream_segment(struct stream_pool *p, struct stream_dir *sd, uint32_t seq,
 void stream_ack(struct stream_pool *p, struct stream_dir *sd, uint32_t ack, stream_deliver_fn fn,
                 void *ctx, uint64_t *gap_bytes)
 {
-    if (!sd->synced || !seq_lt(sd->next, ack))
+    if (!sd->synced || !tcp_seq_lt(sd->next, ack))
         return;
     /* an ACK far beyond anything plausible is not evidence of loss */
     if ((uint32_t)(ack - sd->next) > (1u << 30))
         return;
     /* holes that end at or before the ACK are gone for good */
-    while (sd->ooo && seq_lt(sd->next, ack) && seq_le(blk(p, sd->ooo)->seq, ack))
+    while (sd->ooo && tcp_seq_lt(sd->next, ack) && tcp_seq_le(blk(p, sd->ooo)->seq, ack))
         skip_hole(p, sd, fn, ctx, gap_bytes);
     /* the ACK ends inside a hole (or past all we have): skip just to it;
      * the rest of the hole may still be retransmitted past the tap */
-    if (seq_lt(sd->next, ack)) {
+    if (tcp_seq_lt(sd->next, ack)) {
         *gap_bytes += ack - sd->next;
         sd->next = ack;
         fn(ctx, bytes_make(NULL, 0), true);
