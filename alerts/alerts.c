@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "alerts/baseline.h"
+
 /* Bound the work after a timestamp jump (a capture that leaps years
  * ahead): beyond this many empty windows the history is full of them
  * anyway, so the rest are skipped in one step. */
@@ -58,7 +60,7 @@ double alerts_expr_value(enum rule_expr x, const struct server_stats *d,
                          const struct histogram *dh[SERVER_HIST_COUNT], uint64_t window_ns,
                          uint64_t *events)
 {
-    uint64_t n = 0, bad = 0;
+    uint64_t n;
     int hk = expr_hist[x];
     if (hk >= 0) {
         const struct histogram *h = dh[hk];
@@ -71,9 +73,7 @@ double alerts_expr_value(enum rule_expr x, const struct server_stats *d,
     switch (x) {
     case EXPR_DNS_ERROR_RATIO:
         *events = d->dns_queries;
-        return ratio(d->dns_responses[RCODE_SERVFAIL] + d->dns_responses[RCODE_REFUSED] +
-                         d->dns_timeouts,
-                     d->dns_queries);
+        return ratio(server_dns_errors(d), d->dns_queries);
     case EXPR_DNS_NXDOMAIN_RATIO:
         *events = d->dns_queries;
         return ratio(d->dns_responses[RCODE_NXDOMAIN], d->dns_queries);
@@ -89,14 +89,10 @@ double alerts_expr_value(enum rule_expr x, const struct server_stats *d,
         return ratio(d->tcp_retransmits, d->tcp_data_segments);
     case EXPR_HTTP_5XX_RATIO:
     case EXPR_HTTP_4XX_RATIO: {
-        int lo = x == EXPR_HTTP_5XX_RATIO ? 500 : 400;
-        for (int c = 0; c <= HTTP_CODE_MAX - HTTP_CODE_MIN; c++) {
-            n += d->http_codes[c];
-            if (c + HTTP_CODE_MIN >= lo && c + HTTP_CODE_MIN < lo + 100)
-                bad += d->http_codes[c];
-        }
-        *events = n;
-        return ratio(bad, n);
+        uint64_t cls[6];
+        server_http_classes(d, cls);
+        *events = cls[0];
+        return ratio(cls[x == EXPR_HTTP_5XX_RATIO ? 5 : 4], cls[0]);
     }
     case EXPR_REQUEST_RATE:
         n = d->dns_queries + d->http_requests;
@@ -357,36 +353,6 @@ static int breaks(const struct rule *r, double v, double threshold)
     }
 }
 
-/* Median of a ring's n values (n <= FD_MAX_BASELINE). */
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-static double ring_median(const float *ring, uint32_t n)
-{
-    float tmp[FD_MAX_BASELINE];
-    memcpy(tmp, ring, n * sizeof *tmp);
-    qsort(tmp, n, sizeof *tmp, cmp_float);
-    return n % 2 ? (double)tmp[n / 2] : ((double)tmp[n / 2 - 1] + (double)tmp[n / 2]) / 2;
-}
-
-/* A baseline: the median of the ring's n values once there are at least
- * min of them (min >= 1, the config checks), else 0 (none yet). */
-static double ring_baseline(const float *ring, uint32_t n, uint32_t min)
-{
-    return n >= min ? ring_median(ring, n) : 0.0;
-}
-
-static void ring_push(float *ring, uint32_t cap, uint32_t *n, uint32_t *head, double v)
-{
-    ring[*head] = (float)v;
-    *head = (*head + 1) % cap;
-    if (*n < cap)
-        (*n)++;
-}
-
 static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, const char *label,
                           double v, uint64_t events, uint64_t ws, uint64_t we, int partial)
 {
@@ -398,7 +364,7 @@ static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, co
     if (ring) {
         /* baseline-relative: until min_baseline_windows good windows are
          * known the window cannot break (it is learning: sparse) */
-        in->baseline = ring_baseline(ring, in->nbase, e->cfg->fd.min_baseline_windows);
+        in->baseline = baseline_of(ring, in->nbase, e->cfg->fd.min_baseline_windows);
         threshold = r->vs_baseline * in->baseline;
         if (in->baseline <= 0)
             sparse = 1;
@@ -406,7 +372,7 @@ static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, co
     int bad = !sparse && breaks(r, v, threshold);
     /* the baseline learns from windows with enough events that did not break */
     if (ring && !bad && events >= r->min_events && events)
-        ring_push(ring, e->fd_nb, &in->nbase, &in->bhead, v);
+        baseline_push(ring, e->fd_nb, &in->nbase, &in->bhead, v);
     uint64_t mask = r->of_last >= 64 ? ~0ull : (1ull << r->of_last) - 1;
 
     in->seen = 1;
@@ -456,95 +422,6 @@ static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, co
         if (e->cb)
             e->cb(e->cb_ctx, &t);
     }
-}
-
-const char *const fault_domain_name[FD_COUNT] = { "none", "network", "backend", "both" };
-const char *const fault_evidence_name[FDE_COUNT_BITS] = {
-    "handshake_timeouts", "retransmits", "rtt", "data_rtt", "http_5xx",
-    "dns_errors", "handshakes_refused", "server_time", "response_bytes", "dns_latency",
-};
-
-char *fault_evidence_format(char *out, size_t len, unsigned evidence)
-{
-    size_t o = 0;
-    if (len)
-        out[0] = 0;
-    for (int b = 0; b < FDE_COUNT_BITS; b++)
-        if (evidence & (1u << b) && o < len)
-            o += (size_t)snprintf(out + o, len - o, "%s%s", o ? "," : "", fault_evidence_name[b]);
-    return out;
-}
-
-static const int fd_signal_hist[FDS_COUNT] = {
-    [FDS_RTT] = HIST_TCP_RTT, [FDS_DATA_RTT] = HIST_TCP_DATA_RTT,
-    [FDS_SERVER_TIME] = HIST_HTTP_SERVER_TIME, [FDS_RESP_BYTES] = HIST_HTTP_RESP_BYTES,
-    [FDS_DNS_LATENCY] = HIST_DNS,
-};
-
-enum fault_domain fd_judge(const struct fault_domain_cfg *c, struct fd_slot *s, float *base,
-                           uint32_t nb, const struct server_stats *d,
-                           const struct histogram *const dh[SERVER_HIST_COUNT])
-{
-    unsigned ev = 0;
-    uint64_t conns = d->tcp_connections, responses = 0, e5 = 0;
-    for (int k = 0; k <= HTTP_CODE_MAX - HTTP_CODE_MIN; k++) {
-        responses += d->http_codes[k];
-        if (k + HTTP_CODE_MIN >= 500)
-            e5 += d->http_codes[k];
-    }
-    /* the signals' p50 in this window, against their baselines */
-    for (int i = 0; i < FDS_COUNT; i++) {
-        const struct histogram *h = dh[fd_signal_hist[i]];
-        s->value[i] = -1;
-        s->baseline[i] = (float)ring_baseline(&base[(size_t)i * nb], s->nbase[i],
-                                              c->min_baseline_windows);
-        if (!h || h->count < c->min_events)
-            continue;
-        double v = (double)hist_quantile(h, 0.5);
-        s->value[i] = (float)(server_hist_is_bytes(fd_signal_hist[i]) ? v : v / 1e9);
-    }
-    double floor_s = (double)c->min_increase_ns / 1e9;
-#define ABOVE(i, k)                                                                         \
-    (s->value[i] >= 0 && s->baseline[i] > 0 && s->value[i] > (k) * s->baseline[i] &&        \
-     s->value[i] - s->baseline[i] >= floor_s)
-    /* network: the transport between the clients and the server */
-    if (conns >= c->min_events &&
-        ratio(d->tcp_hs_failures[HS_FAIL_TIMEOUT], conns) > c->handshake_timeout_ratio)
-        ev |= FDE_HS_TIMEOUT;
-    if (d->tcp_data_segments >= c->min_events &&
-        ratio(d->tcp_retransmits, d->tcp_data_segments) > c->retransmit_ratio)
-        ev |= FDE_RETRANSMIT;
-    if (ABOVE(FDS_RTT, c->rtt_vs_baseline))
-        ev |= FDE_RTT;
-    if (ABOVE(FDS_DATA_RTT, c->rtt_vs_baseline))
-        ev |= FDE_DATA_RTT;
-    /* backend: the service's own answers */
-    if (responses >= c->min_events && ratio(e5, responses) > c->error_ratio)
-        ev |= FDE_HTTP_5XX;
-    if (d->dns_queries >= c->min_events &&
-        ratio(d->dns_responses[RCODE_SERVFAIL] + d->dns_responses[RCODE_REFUSED] + d->dns_timeouts,
-              d->dns_queries) > c->error_ratio)
-        ev |= FDE_DNS_ERRORS;
-    if (conns >= c->min_events &&
-        ratio(d->tcp_hs_failures[HS_FAIL_RESET], conns) > c->error_ratio)
-        ev |= FDE_HS_REFUSED;
-    if (ABOVE(FDS_SERVER_TIME, c->server_time_vs_baseline))
-        ev |= FDE_SERVER_TIME;
-    if (ABOVE(FDS_DNS_LATENCY, c->server_time_vs_baseline))
-        ev |= FDE_DNS_LATENCY;
-    if (s->value[FDS_RESP_BYTES] >= 0 && s->baseline[FDS_RESP_BYTES] > 0 &&
-        s->value[FDS_RESP_BYTES] < c->response_bytes_vs_baseline * s->baseline[FDS_RESP_BYTES])
-        ev |= FDE_RESP_BYTES;
-#undef ABOVE
-    int net = (ev & FDE_NETWORK) != 0, back = (ev & ~(unsigned)FDE_NETWORK) != 0;
-    enum fault_domain dom = net && back ? FD_BOTH : net ? FD_NETWORK : back ? FD_BACKEND : FD_NONE;
-    /* baselines learn only from good windows */
-    if (dom == FD_NONE)
-        for (int i = 0; i < FDS_COUNT; i++)
-            if (s->value[i] >= 0)
-                ring_push(&base[(size_t)i * nb], nb, &s->nbase[i], &s->bhead[i], s->value[i]);
-    s->evidence = (uint16_t)ev;
-    return dom;
 }
 
 /* Judge one server slot for the window starting at ws and keep its runs. */
@@ -696,82 +573,3 @@ void alerts_finish(struct alert_engine *e, struct server_registry *r, uint64_t n
     }
 }
 
-void alerts_format_time(char *buf, size_t len, uint64_t ns)
-{
-    time_t s = (time_t)(ns / 1000000000ull);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char base[32];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03uZ", base, (unsigned)(ns % 1000000000ull / 1000000ull));
-}
-
-/* JSON string body: quotes, backslashes and control bytes escaped; bytes
- * >= 0x80 are passed through only as valid UTF-8 would be — labels may hold
- * anything, so they are escaped as \u00XX (Latin-1 reading) instead. */
-size_t alerts_json_escape(char *out, size_t len, const char *s)
-{
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char tmp[8];
-        const char *piece = tmp;
-        if (*p == '"')
-            piece = "\\\"";
-        else if (*p == '\\')
-            piece = "\\\\";
-        else if (*p < 0x20 || *p >= 0x7f)
-            snprintf(tmp, sizeof tmp, "\\u%04x", *p);
-        else {
-            tmp[0] = (char)*p;
-            tmp[1] = 0;
-        }
-        size_t pl = strlen(piece);
-        if (o + pl + 1 > len)
-            break;
-        memcpy(out + o, piece, pl);
-        o += pl;
-    }
-    if (len)
-        out[o < len ? o : len - 1] = 0;
-    return o;
-}
-
-double alerts_transition_threshold(const struct alert_transition *t)
-{
-    return t->rule->vs_baseline > 0 ? t->rule->vs_baseline * t->baseline : t->rule->threshold;
-}
-
-int alerts_format_json(char *buf, size_t len, const struct alert_transition *t)
-{
-    char rule[3 * CONFIG_NAME_MAX * 2], server[6 * SERVER_LABEL_MAX + 1], sev[200],
-        summary[6 * 192 + 1], ws[40], we[40], fa[40], evid[200], thr[128];
-    alerts_json_escape(rule, sizeof rule, t->rule->name);
-    alerts_json_escape(server, sizeof server, t->server);
-    alerts_json_escape(sev, sizeof sev, t->rule->severity);
-    alerts_json_escape(summary, sizeof summary, t->rule->summary);
-    alerts_format_time(ws, sizeof ws, t->win_start_ns);
-    alerts_format_time(we, sizeof we, t->win_end_ns);
-    alerts_format_time(fa, sizeof fa, t->fired_at_ns);
-    double v = isfinite(t->value) ? t->value : 0.0;
-    fault_evidence_format(evid, sizeof evid, t->fault_evidence);
-    if (t->rule->vs_baseline > 0)
-        snprintf(thr, sizeof thr, "%.6g,\"threshold_vs_baseline\":%.6g,\"baseline\":%.6g",
-                 alerts_transition_threshold(t), t->rule->vs_baseline, t->baseline);
-    else
-        snprintf(thr, sizeof thr, "%.6g", t->rule->threshold);
-    return snprintf(buf, len,
-                    "{\"state\":\"%s\",\"rule\":\"%s\",\"server\":\"%s\",\"expr\":\"%s\","
-                    "\"op\":\"%s\",\"value\":%.6g,\"threshold\":%s,\"events\":%llu,"
-                    "\"window_start\":\"%s\",\"window_end\":\"%s\",\"window_seconds\":%.6g,"
-                    "\"pattern\":\"%s\",\"bad_windows\":%u,\"of_last\":%u,"
-                    "\"fire_when\":{\"bad_windows\":%u,\"of_last\":%u},"
-                    "\"resolve_when\":{\"good_windows\":%u},\"fired_at\":\"%s\","
-                    "\"partial_window\":%s,\"removed_by_reload\":%s,\"severity\":\"%s\","
-                    "\"summary\":\"%s\",\"fault_domain\":\"%s\",\"fault_evidence\":\"%s\"}",
-                    t->firing ? "firing" : "resolved", rule, server, rule_expr_name[t->rule->expr],
-                    rule_op_name[t->rule->op], v, thr,
-                    (unsigned long long)t->events, ws, we, (double)t->rule->window_ns / 1e9,
-                    t->pattern, t->nbad, (unsigned)strlen(t->pattern), t->rule->bad_windows,
-                    t->rule->of_last, t->rule->good_windows, fa, t->partial ? "true" : "false",
-                    t->removed ? "true" : "false", sev, summary, t->fault_domain, evid);
-}

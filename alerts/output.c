@@ -4,9 +4,92 @@
 #include "alerts/output.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/clock.h"
+
+void alerts_format_time(char *buf, size_t len, uint64_t ns)
+{
+    time_t s = (time_t)(ns / 1000000000ull);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%03uZ", base, (unsigned)(ns % 1000000000ull / 1000000ull));
+}
+
+/* JSON string body: quotes, backslashes and control bytes escaped; bytes
+ * >= 0x80 are passed through only as valid UTF-8 would be — labels may hold
+ * anything, so they are escaped as \u00XX (Latin-1 reading) instead. */
+size_t alerts_json_escape(char *out, size_t len, const char *s)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char tmp[8];
+        const char *piece = tmp;
+        if (*p == '"')
+            piece = "\\\"";
+        else if (*p == '\\')
+            piece = "\\\\";
+        else if (*p < 0x20 || *p >= 0x7f)
+            snprintf(tmp, sizeof tmp, "\\u%04x", *p);
+        else {
+            tmp[0] = (char)*p;
+            tmp[1] = 0;
+        }
+        size_t pl = strlen(piece);
+        if (o + pl + 1 > len)
+            break;
+        memcpy(out + o, piece, pl);
+        o += pl;
+    }
+    if (len)
+        out[o < len ? o : len - 1] = 0;
+    return o;
+}
+
+double alerts_transition_threshold(const struct alert_transition *t)
+{
+    return t->rule->vs_baseline > 0 ? t->rule->vs_baseline * t->baseline : t->rule->threshold;
+}
+
+int alerts_format_json(char *buf, size_t len, const struct alert_transition *t)
+{
+    char rule[3 * CONFIG_NAME_MAX * 2], server[6 * SERVER_LABEL_MAX + 1], sev[200],
+        summary[6 * 192 + 1], ws[40], we[40], fa[40], evid[200], thr[128];
+    alerts_json_escape(rule, sizeof rule, t->rule->name);
+    alerts_json_escape(server, sizeof server, t->server);
+    alerts_json_escape(sev, sizeof sev, t->rule->severity);
+    alerts_json_escape(summary, sizeof summary, t->rule->summary);
+    alerts_format_time(ws, sizeof ws, t->win_start_ns);
+    alerts_format_time(we, sizeof we, t->win_end_ns);
+    alerts_format_time(fa, sizeof fa, t->fired_at_ns);
+    double v = isfinite(t->value) ? t->value : 0.0;
+    fault_evidence_format(evid, sizeof evid, t->fault_evidence);
+    if (t->rule->vs_baseline > 0)
+        snprintf(thr, sizeof thr, "%.6g,\"threshold_vs_baseline\":%.6g,\"baseline\":%.6g",
+                 alerts_transition_threshold(t), t->rule->vs_baseline, t->baseline);
+    else
+        snprintf(thr, sizeof thr, "%.6g", t->rule->threshold);
+    return snprintf(buf, len,
+                    "{\"state\":\"%s\",\"rule\":\"%s\",\"server\":\"%s\",\"expr\":\"%s\","
+                    "\"op\":\"%s\",\"value\":%.6g,\"threshold\":%s,\"events\":%llu,"
+                    "\"window_start\":\"%s\",\"window_end\":\"%s\",\"window_seconds\":%.6g,"
+                    "\"pattern\":\"%s\",\"bad_windows\":%u,\"of_last\":%u,"
+                    "\"fire_when\":{\"bad_windows\":%u,\"of_last\":%u},"
+                    "\"resolve_when\":{\"good_windows\":%u},\"fired_at\":\"%s\","
+                    "\"partial_window\":%s,\"removed_by_reload\":%s,\"severity\":\"%s\","
+                    "\"summary\":\"%s\",\"fault_domain\":\"%s\",\"fault_evidence\":\"%s\"}",
+                    t->firing ? "firing" : "resolved", rule, server, rule_expr_name[t->rule->expr],
+                    rule_op_name[t->rule->op], v, thr,
+                    (unsigned long long)t->events, ws, we, (double)t->rule->window_ns / 1e9,
+                    t->pattern, t->nbad, (unsigned)strlen(t->pattern), t->rule->bad_windows,
+                    t->rule->of_last, t->rule->good_windows, fa, t->partial ? "true" : "false",
+                    t->removed ? "true" : "false", sev, summary, t->fault_domain, evid);
+}
+
 
 /* An alert transition (at a window end): JSON line to --alerts-out, a line
  * in the log, and Alertmanager. */

@@ -67,9 +67,7 @@ void report_servers(const struct server_registry *r)
     const struct server_stats **order = calloc((size_t)r->count + 1, sizeof *order);
     if (!order)
         return;
-    for (uint32_t i = 0; i <= r->max; i++) {
-        if (i < r->max && i >= r->count)
-            continue;
+    SERVER_FOREACH_SLOT(r, i) {
         const struct server_stats *st = &r->s[i];
         if (st->seen_dns || st->seen_tcp || st->seen_http)
             order[n++] = st;
@@ -89,8 +87,7 @@ void report_servers(const struct server_registry *r)
             uint64_t answered = 0;
             for (int c = 0; c < RCODE_COUNT; c++)
                 answered += st->dns_responses[c];
-            uint64_t err = st->dns_responses[RCODE_SERVFAIL] + st->dns_responses[RCODE_REFUSED] +
-                           st->dns_timeouts;
+            uint64_t err = server_dns_errors(st);
             const struct histogram *h = server_hist_c(r, idx, HIST_DNS);
             report_format_latency(p50, sizeof p50, hist_quantile(h, 0.5));
             report_format_latency(p99, sizeof p99, hist_quantile(h, 0.99));
@@ -124,15 +121,8 @@ void report_servers(const struct server_registry *r)
                     p50, p99, details);
         }
         if (st->seen_http) {
-            uint64_t c2 = 0, c3 = 0, c4 = 0, c5 = 0, other = 0;
-            for (int c = HTTP_CODE_MIN; c <= HTTP_CODE_MAX; c++) {
-                uint64_t v = st->http_codes[c - HTTP_CODE_MIN];
-                if (c >= 200 && c < 300) c2 += v;
-                else if (c >= 300 && c < 400) c3 += v;
-                else if (c >= 400 && c < 500) c4 += v;
-                else if (c >= 500) c5 += v;
-                else other += v;
-            }
+            uint64_t cls[6];
+            server_http_classes(st, cls);
             const struct histogram *h = server_hist_c(r, idx, HIST_HTTP);
             report_format_latency(p50, sizeof p50, hist_quantile(h, 0.5));
             report_format_latency(p99, sizeof p99, hist_quantile(h, 0.99));
@@ -146,10 +136,10 @@ void report_servers(const struct server_registry *r)
             snprintf(details, sizeof details,
                      "2xx %" PRIu64 ", 3xx %" PRIu64 ", 4xx %" PRIu64 ", 5xx %" PRIu64
                      ", 1xx %" PRIu64 "; server time p50 %s, response size p50 %s",
-                     c2, c3, c4, c5, other, extra, extra2);
+                     cls[2], cls[3], cls[4], cls[5], cls[1], extra, extra2);
             fprintf(stderr, "spanwatch: %-28s %-5s %9" PRIu64 " %8" PRIu64 " %6.1f%% %9s %9s  %s\n",
-                    st->label, "http", st->http_requests, c5,
-                    st->http_requests ? 100.0 * (double)c5 / (double)st->http_requests : 0.0, p50,
+                    st->label, "http", st->http_requests, cls[5],
+                    st->http_requests ? 100.0 * (double)cls[5] / (double)st->http_requests : 0.0, p50,
                     p99, details);
         }
     }

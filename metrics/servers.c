@@ -95,22 +95,6 @@ void server_format_endpoint(char *out, size_t len, const struct ip_addr *a, uint
     }
 }
 
-static int group_matches(const struct server_group *g, const struct ip_addr *a, uint16_t port)
-{
-    if (g->http_host[0] && !g->has_cidr && !g->has_port)
-        return 0; /* Host-only groups apply to HTTP requests, not endpoints */
-    if (g->has_port && g->port != port)
-        return 0;
-    if (g->has_cidr) {
-        unsigned full = g->prefix / 8, rest = g->prefix % 8;
-        if (memcmp(a->b, g->net, full) != 0)
-            return 0;
-        if (rest && ((a->b[full] ^ g->net[full]) & (0xffu << (8 - rest)) & 0xffu))
-            return 0;
-    }
-    return 1;
-}
-
 static int endpoint_matches(const struct server_group *g, const struct ip_addr *a, uint16_t port)
 {
     if (g->has_port && g->port != port)
@@ -123,6 +107,14 @@ static int endpoint_matches(const struct server_group *g, const struct ip_addr *
             return 0;
     }
     return 1;
+}
+
+/* A flow's server: Host-only groups apply to HTTP requests, not endpoints. */
+static int group_matches(const struct server_group *g, const struct ip_addr *a, uint16_t port)
+{
+    if (g->http_host[0] && !g->has_cidr && !g->has_port)
+        return 0;
+    return endpoint_matches(g, a, port);
 }
 
 static int host_equal(const char *want, const uint8_t *h, size_t n)
@@ -234,9 +226,7 @@ void server_stats_sub(struct server_stats *d, const struct server_stats *cur,
 
 void server_registry_clear(struct server_registry *r)
 {
-    for (uint32_t i = 0; i <= r->max; i++) {
-        if (i < r->max && i >= r->count)
-            continue;
+    SERVER_FOREACH_SLOT(r, i) {
         struct server_stats *s = &r->s[i];
         s->seen_dns = s->seen_tcp = s->seen_http = 0;
         memset((char *)s + STATS_OFF, 0, STATS_N * sizeof(uint64_t));
@@ -251,9 +241,7 @@ void server_registry_clear(struct server_registry *r)
 
 void server_registry_add(struct server_registry *dst, const struct server_registry *src)
 {
-    for (uint32_t i = 0; i <= src->max; i++) {
-        if (i < src->max && i >= src->count)
-            continue;
+    SERVER_FOREACH_SLOT(src, i) {
         const struct server_stats *s = &src->s[i];
         if (!s->seen_dns && !s->seen_tcp && !s->seen_http)
             continue;

@@ -141,6 +141,38 @@ static inline struct server_stats *server_for_sample(struct server_registry *r, 
     return &r->s[idx];
 }
 
+/* The slots in use, in index order: the named servers 0..count-1, then the
+ * overflow slot (max); the empty ones between are never walked. */
+static inline uint32_t server_slot_first(const struct server_registry *r)
+{
+    return r->count ? 0 : r->max;
+}
+
+static inline uint32_t server_slot_next(const struct server_registry *r, uint32_t i)
+{
+    return i + 1 < r->count ? i + 1 : i < r->max ? r->max : r->max + 1;
+}
+
+#define SERVER_FOREACH_SLOT(r, i) \
+    for (uint32_t i = server_slot_first(r); i <= (r)->max; i = server_slot_next(r, i))
+
+/* The errors behind dns_error_ratio: SERVFAIL + REFUSED + timeouts. */
+static inline uint64_t server_dns_errors(const struct server_stats *s)
+{
+    return s->dns_responses[RCODE_SERVFAIL] + s->dns_responses[RCODE_REFUSED] + s->dns_timeouts;
+}
+
+/* HTTP responses by status class: cls[k] for k00..k99 (k = 1..5), cls[0] all. */
+static inline void server_http_classes(const struct server_stats *s, uint64_t cls[6])
+{
+    for (int k = 0; k < 6; k++)
+        cls[k] = 0;
+    for (int c = 0; c <= HTTP_CODE_MAX - HTTP_CODE_MIN; c++) {
+        cls[(c + HTTP_CODE_MIN) / 100] += s->http_codes[c];
+        cls[0] += s->http_codes[c];
+    }
+}
+
 static inline struct histogram *server_hist(struct server_registry *r, uint32_t idx,
                                             enum server_hist which)
 {

@@ -37,9 +37,9 @@ static int snap_cmp(const void *a, const void *b)
 void worker_snap_servers(struct worker_snap *s, const struct server_registry *r)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i <= r->max && n < s->cap; i++) {
-        if (i < r->max && i >= r->count)
-            continue;
+    SERVER_FOREACH_SLOT(r, i) {
+        if (!(n < s->cap))
+            break;
         const struct server_stats *st = &r->s[i];
         if (!st->seen_dns && !st->seen_tcp && !st->seen_http)
             continue;
