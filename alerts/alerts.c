@@ -375,7 +375,6 @@ static void eval_instance(struct alert_engine *e, unsigned ri, uint32_t slot, co
         baseline_push(ring, e->fd_nb, &in->nbase, &in->bhead, v);
     uint64_t mask = r->of_last >= 64 ? ~0ull : (1ull << r->of_last) - 1;
 
-    in->seen = 1;
     e->windows_total[ri]++;
     e->bad_total[ri] += (uint64_t)bad;
     e->sparse_total[ri] += (uint64_t)sparse;

@@ -95,7 +95,6 @@ struct alert_inst {
     uint32_t good_streak;
     uint8_t state;
     uint8_t ever_fired;
-    uint8_t seen;          /* has had a window */
     double value;          /* of the latest window */
     uint64_t events;
     uint64_t fired_at_ns;  /* window end when it fired */
@@ -192,6 +191,17 @@ static inline uint64_t alerts_open_since(const struct alert_engine *e)
         if (e->groups[g].start_ns > t)
             t = e->groups[g].start_ns;
     return t;
+}
+
+static inline int alerts_started(const struct alert_engine *e)
+{
+    return e->started;
+}
+
+/* The end of the earliest open window: the time alerts_advance() has work. */
+static inline uint64_t alerts_next_close(const struct alert_engine *e)
+{
+    return e->next_close_ns;
 }
 
 static inline int alerts_due(const struct alert_engine *e, uint64_t now_ns)

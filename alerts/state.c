@@ -36,7 +36,6 @@ void alert_snapshot_fill(struct alert_snapshot *s, const struct alert_engine *e,
                          const struct server_registry *reg)
 {
     s->ninsts = s->nrules = s->nfd = 0;
-    s->insts_dropped = 0;
     for (uint32_t slot = 0; slot + 1 < e->nslots && s->nfd < s->cap; slot++) {
         if (!e->fd[slot].judged)
             continue;
@@ -53,10 +52,8 @@ void alert_snapshot_fill(struct alert_snapshot *s, const struct alert_engine *e,
             const struct alert_inst *in = &e->inst[(size_t)r * e->nslots + slot];
             if (!in->ever_fired)
                 continue;
-            if (s->ninsts == ALERT_SNAP_MAX) {
-                s->insts_dropped++;
+            if (s->ninsts == ALERT_SNAP_MAX)
                 continue;
-            }
             struct alert_snap_inst *ai = &s->insts[s->ninsts++];
             snprintf(ai->rule, sizeof ai->rule, "%s", e->cfg->rules[r].name);
             snprintf(ai->server, sizeof ai->server, "%s", reg->s[slot].label);

@@ -12,7 +12,8 @@
 #include "alerts/alertmanager.h"
 #include "alerts/alerts.h"
 
-/* instances that have ever fired (1 while firing, 0 after resolving) */
+/* instances that have ever fired (1 while firing, 0 after resolving); at
+ * most ALERT_SNAP_MAX of them are shown */
 #define ALERT_SNAP_MAX 4096
 struct alert_snap_inst {
     char rule[CONFIG_NAME_MAX];
@@ -32,7 +33,6 @@ struct fd_snap {
 struct alert_snapshot {
     uint32_t cap;              /* fd[] entries: max_servers + 1 */
     uint32_t ninsts, nrules, nfd;
-    uint64_t insts_dropped;    /* beyond ALERT_SNAP_MAX */
     struct alert_snap_inst *insts;
     struct alert_snap_rule *rules;
     struct fd_snap *fd;        /* servers judged, sorted by label */

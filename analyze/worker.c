@@ -157,10 +157,6 @@ static void handle_l4(struct worker *w, const struct stage *s)
     const struct decoded *d = &s->d;
     bool created;
     struct flow *f = flow_table_get(&w->flows, &s->k, s->hash, w->now_ns, &created);
-    if (created) {
-        f->initiator = s->dir;
-        f->vlan = d->l2.nvlan ? d->l2.vlan[0] : 0;
-    }
     if (w->now_ns > f->last_ns)
         f->last_ns = w->now_ns;
     if (d->l4 == 6)

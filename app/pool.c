@@ -13,51 +13,6 @@
 
 #define RING_BYTES (16u << 20)  /* per worker: > 60 maximum-size packets, ~10k typical */
 
-
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
-static uint64_t load_addr(const uint8_t *p, unsigned len)
-{
-    uint64_t a = 0, b = 0;
-    if (len == 4) {
-        memcpy(&a, p, 4);
-    } else {
-        memcpy(&a, p, 8);
-        memcpy(&b, p + 8, 8);
-        a ^= mix64(b);
-    }
-    return a;
-}
-
-uint32_t pool_flow_hash(int linktype, const uint8_t *data, uint32_t caplen)
-{
-    struct l2_result l2;
-    struct bytes frame = { data, caplen };
-    if (l2_parse(linktype, frame, &l2) != DECODE_OK)
-        return 0;
-    const uint8_t *ip = l2.payload.p;
-    uint64_t x, y;
-    if (l2.ethertype == 0x0800 && l2.payload.len >= 20) {
-        x = load_addr(ip + 12, 4);
-        y = load_addr(ip + 16, 4);
-    } else if (l2.ethertype == 0x86dd && l2.payload.len >= 40) {
-        x = load_addr(ip + 8, 16);
-        y = load_addr(ip + 24, 16);
-    } else {
-        return 0;
-    }
-    uint64_t lo = x < y ? x : y, hi = x < y ? y : x;
-    return (uint32_t)(mix64(lo * 0x9e3779b97f4a7c15ull + hi) >> 32);
-}
-
 /* Park at a barrier: clock to the barrier time (timeouts due by then
  * count in the closing window), report, wait for the release. */
 static void park(struct pool_slot *s, uint32_t seq, uint64_t at)
@@ -222,7 +177,7 @@ void pool_dispatch(struct pool *p, int linktype, const struct sw_packet *pkts, u
         const struct sw_packet *k = &pkts[i];
         if (k->ts_ns > p->now_ns)
             p->now_ns = k->ts_ns;
-        uint32_t h = pool_flow_hash(linktype, k->data, k->caplen);
+        uint32_t h = decode_dispatch_hash(linktype, k->data, k->caplen);
         struct pool_slot *s = &p->slots[(uint64_t)h * p->n >> 32];
         while (ring_push(&s->ring, RING_PACKET, k->data, k->caplen, k->wirelen, k->ts_ns, 0) != 0) {
             if (!p->lossless) {

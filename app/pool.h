@@ -84,7 +84,5 @@ void pool_barrier_leave(struct pool *p, uint64_t closed_ns);
 void pool_stop(struct pool *p);
 void pool_free(struct pool *p);
 
-/* Symmetric hash of a frame's IP address pair (0 for non-IP). */
-uint32_t pool_flow_hash(int linktype, const uint8_t *data, uint32_t caplen);
 
 #endif

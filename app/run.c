@@ -73,7 +73,7 @@ static void inline_burst(struct app *a, const struct sw_packet *pk, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         if (pk[i].ts_ns > clock)
             clock = pk[i].ts_ns;
-        if (!a->engine.started)
+        if (!alerts_started(&a->engine))
             alerts_start(&a->engine, clock);
         if (alerts_due(&a->engine, clock)) {
             worker_handle_burst(w, pk + from, i - from);
@@ -114,7 +114,7 @@ static void merge_workers(struct app *a)
 /* A window ends: park the workers at the boundary, merge, evaluate. */
 static void pool_window(struct app *a, uint64_t now_ns)
 {
-    pool_barrier_enter(a->pool, a->engine.next_close_ns);
+    pool_barrier_enter(a->pool, alerts_next_close(&a->engine));
     merge_workers(a);
     alerts_advance(&a->engine, &a->merged, now_ns);
     pool_barrier_leave(a->pool, alerts_open_since(&a->engine));
@@ -131,7 +131,7 @@ static void pool_dispatch_windows(struct app *a, const struct sw_packet *pk, uns
     for (unsigned i = 0; i < n; i++) {
         if (pk[i].ts_ns > clock)
             clock = pk[i].ts_ns;
-        if (!a->engine.started)
+        if (!alerts_started(&a->engine))
             alerts_start(&a->engine, clock);
         if (alerts_due(&a->engine, clock)) {
             pool_dispatch(p, linktype, pk + from, i - from);

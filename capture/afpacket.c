@@ -169,11 +169,6 @@ static void afp_stats(struct source *s, struct source_stats *st)
     st->iface_drops = iface_drops_since(&a->iface, a->base.name);
 }
 
-static void afp_breakloop(struct source *s)
-{
-    (void)s;
-}
-
 static void afp_close(struct source *s)
 {
     struct afp_source *a = (struct afp_source *)s;
@@ -188,7 +183,6 @@ static const struct source_ops afp_ops = {
     .kind = "afpacket",
     .next_burst = afp_next_burst,
     .stats = afp_stats,
-    .breakloop = afp_breakloop,
     .close = afp_close,
 };
 

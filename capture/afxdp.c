@@ -281,11 +281,6 @@ void afxdp_socket_drops(struct source *s, uint64_t drops[AFXDP_DROP_COUNT])
     drops[AFXDP_DROP_OTHER] += other;
 }
 
-static void xdp_breakloop(struct source *s)
-{
-    (void)s;
-}
-
 static void xdp_close(struct source *s)
 {
     struct xdp_source *x = (struct xdp_source *)s;
@@ -302,7 +297,6 @@ static const struct source_ops xdp_ops = {
     .kind = "afxdp",
     .next_burst = xdp_next_burst,
     .stats = xdp_stats,
-    .breakloop = xdp_breakloop,
     .close = xdp_close,
 };
 

@@ -218,11 +218,6 @@ static void dpdk_stats(struct source *s, struct source_stats *st)
         st->kernel_drops = es.imissed + es.rx_nombuf;
 }
 
-static void dpdk_breakloop(struct source *s)
-{
-    (void)s;
-}
-
 static void dpdk_close(struct source *s)
 {
     struct dpdk_source *d = (struct dpdk_source *)s;
@@ -235,7 +230,6 @@ static const struct source_ops dpdk_ops = {
     .kind = "dpdk",
     .next_burst = dpdk_next_burst,
     .stats = dpdk_stats,
-    .breakloop = dpdk_breakloop,
     .close = dpdk_close,
 };
 

@@ -254,12 +254,6 @@ static void pcap_src_stats(struct source *s, struct source_stats *st)
     }
 }
 
-static void pcap_src_breakloop(struct source *s)
-{
-    ((struct pcap_source *)s)->stop = 1;
-    pcap_breakloop(((struct pcap_source *)s)->pc);
-}
-
 static void pcap_src_close(struct source *s)
 {
     struct pcap_source *ps = (struct pcap_source *)s;
@@ -276,7 +270,6 @@ static const struct source_ops pcap_ops = {
     .kind = "pcap",
     .next_burst = pcap_src_next_burst,
     .stats = pcap_src_stats,
-    .breakloop = pcap_src_breakloop,
     .close = pcap_src_close,
 };
 

@@ -5,7 +5,8 @@
  * length, length on the wire, timestamp) stays valid until the next call to
  * source_next_burst() on the same source; consumers that need bytes longer
  * must copy them. Back ends: pcap_file.c (files and, through libpcap, live
- * interfaces). AF_PACKET, AF_XDP and DPDK come behind the same interface.
+ * interfaces), afpacket.c (TPACKET_V3 fanout), afxdp.c (XDP + AF_XDP),
+ * dpdk.c (EAL ports); backends.c opens the one --backend names.
  */
 #ifndef SPANWATCH_SOURCE_H
 #define SPANWATCH_SOURCE_H
@@ -32,7 +33,7 @@ struct source_stats {
 enum source_status {
     SOURCE_OK = 0,      /* n packets returned (n may be 0 on a live timeout) */
     SOURCE_EOF = -1,    /* file exhausted */
-    SOURCE_ERROR = -2,  /* read error; message in source_error() */
+    SOURCE_ERROR = -2,  /* read error; message in the source's error[] */
 };
 
 struct source;
@@ -42,7 +43,6 @@ struct source_ops {
     /* Fill up to max views; return the count (>= 0) or an enum source_status. */
     int (*next_burst)(struct source *s, struct sw_packet *pkts, unsigned max);
     void (*stats)(struct source *s, struct source_stats *st);
-    void (*breakloop)(struct source *s);
     void (*close)(struct source *s);
 };
 

@@ -96,6 +96,10 @@ enum decode_error ipv4_parse(struct bytes b, bool wire_truncated, struct ip_resu
 enum decode_error ipv6_parse(struct bytes b, bool wire_truncated, struct ip_result *out);
 enum decode_error tcp_parse(struct bytes b, uint32_t l4_len, struct tcp_result *out);
 enum decode_error udp_parse(struct bytes b, uint32_t l4_len, struct udp_result *out);
+/* The dispatcher's choice of worker (-w N): a symmetric hash of a frame's
+ * IP address pair, 0 for non-IP; both directions of a conversation and
+ * every fragment of a datagram get the same value. */
+uint32_t decode_dispatch_hash(int linktype, const uint8_t *data, uint32_t caplen);
 /* True if libpcap DLT value is one decode_packet handles. */
 bool l2_linktype_supported(int linktype);
 

@@ -43,14 +43,12 @@ struct flow {
     uint32_t hash;
     uint32_t gen;            /* bumped each time the record is reused */
     uint8_t used;
-    uint8_t initiator;       /* direction (0: lo->hi, 1: hi->lo) of the first packet */
-    uint16_t vlan;
     uint8_t done;            /* analyzers saw the conversation end (answered, FIN/RST):
                               * removed after done_idle_ns instead of the idle timeout */
-    uint8_t pad2[3];
+    uint8_t pad2[6];
     uint64_t last_ns;        /* in the first cache line with used/done/key: all the
                               * idle sweep reads */
-    /* analyzer state (src/analyzers) */
+    /* analyzer state (analyze/flow_app.h) */
     uint8_t app[256 - 64];
 };
 

@@ -6,7 +6,7 @@
  * most limits.max_servers labels; every sample for a server beyond that is
  * recorded under "__overflow__" and counted, so a scan or random-name flood
  * cannot grow memory or Prometheus cardinality. All storage (counters and
- * the three latency histograms per server) is allocated once at start; the
+ * the SERVER_HIST_COUNT histograms per server) is allocated once at start; the
  * pages of unused servers are never touched.
  *
  * Lookups by label happen when a flow's server is first decided, not per

@@ -1,5 +1,5 @@
 /*
- * test_pool_hash.c — the dispatcher's worker choice (pool_flow_hash) is
+ * test_pool_hash.c — the dispatcher's worker choice (decode_dispatch_hash) is
  * symmetric: for many random IPv4 and IPv6 5-tuples, over Ethernet, VLAN
  * and raw IP, both directions hash alike; every IP fragment of a datagram
  * (no ports) hashes like its first fragment; and flows spread over workers.
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <pcap/dlt.h>
 
-#include "app/pool.h"
+#include "decode/decode.h"
 
 static uint32_t rnd(void)
 {
@@ -86,15 +86,15 @@ static void both_directions_same_worker(void **state)
         uint16_t sp = (uint16_t)rnd(), dp = (uint16_t)rnd();
         size_t n1 = frame(f, v6, vlan, a, b, sp, dp, 0);
         size_t n2 = frame(g, v6, vlan, b, a, dp, sp, 0);
-        uint32_t h1 = pool_flow_hash(DLT_EN10MB, f, (uint32_t)n1);
-        uint32_t h2 = pool_flow_hash(DLT_EN10MB, g, (uint32_t)n2);
+        uint32_t h1 = decode_dispatch_hash(DLT_EN10MB, f, (uint32_t)n1);
+        uint32_t h2 = decode_dispatch_hash(DLT_EN10MB, g, (uint32_t)n2);
         assert_int_equal(h1, h2);
         /* raw IP link type: same hash as over Ethernet */
         size_t off = vlan ? 18 : 14;
-        assert_int_equal(pool_flow_hash(DLT_RAW, f + off, (uint32_t)(n1 - off)), h1);
+        assert_int_equal(decode_dispatch_hash(DLT_RAW, f + off, (uint32_t)(n1 - off)), h1);
         if (!v6) {
             size_t n3 = frame(g, 0, vlan, a, b, 0, 0, 1);
-            assert_int_equal(pool_flow_hash(DLT_EN10MB, g, (uint32_t)n3), h1);
+            assert_int_equal(decode_dispatch_hash(DLT_EN10MB, g, (uint32_t)n3), h1);
         }
         hist[(uint64_t)h1 * 4 >> 32]++;
     }
@@ -110,12 +110,12 @@ static void truncated_and_non_ip(void **state)
     for (size_t len = 0; len < n; len++) {
         uint8_t *copy = malloc(len ? len : 1); /* exact size: an over-read trips ASan */
         memcpy(copy, f, len);
-        (void)pool_flow_hash(DLT_EN10MB, copy, (uint32_t)len);
+        (void)decode_dispatch_hash(DLT_EN10MB, copy, (uint32_t)len);
         free(copy);
     }
     f[12] = 0x08;
     f[13] = 0x06; /* ARP */
-    assert_int_equal(pool_flow_hash(DLT_EN10MB, f, (uint32_t)n), 0);
+    assert_int_equal(decode_dispatch_hash(DLT_EN10MB, f, (uint32_t)n), 0);
 }
 
 int main(void)
