@@ -16,6 +16,21 @@
 #define TS_BACK_NS 1000000000ull                 /* 1 s */
 #define TS_JUMP_NS 86400000000000ull             /* 1 day */
 
+/* The decoder's reassembly: an IP fragment is held until its datagram is
+ * complete (at the decode stage's clock). */
+static enum decode_status reassemble(void *ctx, const struct ip_result *ip, struct bytes *l4)
+{
+    struct worker *w = ctx;
+    switch (frag_add(w->frags, ip, w->clock_ns, l4, w->dec.errors)) {
+    case FRAG_HELD:
+        return DECODE_STATUS_FRAG_HELD;
+    case FRAG_DROPPED:
+        return DECODE_STATUS_ERROR;
+    default:
+        return DECODE_STATUS_L4;
+    }
+}
+
 int worker_init(struct worker *w, unsigned id, const struct config *cfg, int linktype)
 {
     memset(w, 0, sizeof *w);
@@ -32,6 +47,8 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, int lin
         return -1;
     }
     w->dec.linktype = linktype;
+    w->dec.reassemble = reassemble;
+    w->dec.reassemble_ctx = w;
     w->frags = frag_table_create(cfg->max_frag_datagrams, cfg->frag_timeout_ns);
     if (!w->frags) {
         worker_free(w);
@@ -96,21 +113,6 @@ static void frag_housekeeping(struct worker *w)
     w->next_frag_ns = w->clock_ns + HOUSEKEEPING_INTERVAL_NS;
 }
 
-/* An IP fragment: held until its datagram is complete, then decoded whole. */
-static enum decode_status reassemble(struct worker *w, struct decoded *d)
-{
-    struct bytes l4;
-    switch (frag_add(w->frags, &d->ip, w->clock_ns, &l4, w->dec.errors)) {
-    case FRAG_HELD:
-        return DECODE_STATUS_FRAG_HELD;
-    case FRAG_DROPPED:
-        return DECODE_STATUS_ERROR;
-    case FRAG_COMPLETE:
-        break;
-    }
-    return decode_reassembled(&w->dec, d, l4);
-}
-
 static void decode_stage(struct worker *w, const struct sw_packet *p, struct stage *s)
 {
     /* the clock never runs backwards, even in a badly merged capture; a
@@ -132,8 +134,6 @@ static void decode_stage(struct worker *w, const struct sw_packet *p, struct sta
     if (w->clock_ns >= w->next_frag_ns)
         frag_housekeeping(w);
     s->st = decode_packet(&w->dec, p->data, p->caplen, p->wirelen, &s->d);
-    if (s->st == DECODE_STATUS_FRAGMENT)
-        s->st = reassemble(w, &s->d);
     if (s->st != DECODE_STATUS_L4)
         return;
     const struct decoded *d = &s->d;
@@ -196,7 +196,6 @@ static void handle_stage(struct worker *w, const struct stage *s)
     case DECODE_STATUS_NOT_IP:
         w->not_ip++;
         break;
-    case DECODE_STATUS_FRAGMENT:
     case DECODE_STATUS_FRAG_HELD:
     case DECODE_STATUS_ERROR:
         break;

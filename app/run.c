@@ -64,22 +64,26 @@ static void inline_window(struct app *a, uint64_t now_ns)
     app_publish_alerts(a);
 }
 
-/* A burst, cut at every alert-window end on the way. */
+/* A burst, cut at every alert-window end on the way: before the first
+ * packet whose stamp reaches the next window end (the clock is the highest
+ * stamp so far, so that is where it reaches it). */
 static void inline_burst(struct app *a, const struct sw_packet *pk, unsigned n)
 {
     struct worker *w = &a->w;
+    if (!alerts_started(&a->engine))
+        alerts_start(&a->engine, w->clock_ns > pk[0].ts_ns ? w->clock_ns : pk[0].ts_ns);
     unsigned from = 0;
-    uint64_t clock = w->clock_ns;
-    for (unsigned i = 0; i < n; i++) {
-        if (pk[i].ts_ns > clock)
-            clock = pk[i].ts_ns;
-        if (!alerts_started(&a->engine))
-            alerts_start(&a->engine, clock);
-        if (alerts_due(&a->engine, clock)) {
-            worker_handle_burst(w, pk + from, i - from);
-            from = i;
-            inline_window(a, clock);
-        }
+    for (;;) {
+        uint64_t next = alerts_next_close(&a->engine);
+        unsigned i = from;
+        if (w->clock_ns < next) /* else the window ends before this burst */
+            while (i < n && pk[i].ts_ns < next)
+                i++;
+        if (i == n)
+            break;
+        worker_handle_burst(w, pk + from, i - from);
+        from = i;
+        inline_window(a, w->clock_ns > pk[i].ts_ns ? w->clock_ns : pk[i].ts_ns);
     }
     worker_handle_burst(w, pk + from, n - from);
 }

@@ -25,28 +25,6 @@ static enum decode_status fail(struct decoder *d, enum decode_error e)
     return DECODE_STATUS_ERROR;
 }
 
-/* TCP or UDP over out->ip's payload (a whole datagram) */
-static enum decode_status decode_transport(struct decoder *d, struct decoded *out)
-{
-    struct bytes l4 = out->ip.payload;
-    uint32_t l4_len = out->ip.payload_len;
-    enum decode_error e;
-    out->l4 = out->ip.proto;
-    switch (out->ip.proto) {
-    case IPPROTO_TCP:
-        e = tcp_parse(l4, l4_len, &out->tcp);
-        break;
-    case IPPROTO_UDP:
-        e = udp_parse(l4, l4_len, &out->udp);
-        break;
-    default:
-        return DECODE_STATUS_L4;
-    }
-    if (e != DECODE_OK)
-        return fail(d, e);
-    return DECODE_STATUS_L4;
-}
-
 enum decode_status decode_packet(struct decoder *d, const uint8_t *data, uint32_t caplen,
                                  uint32_t wirelen, struct decoded *out)
 {
@@ -72,16 +50,34 @@ enum decode_status decode_packet(struct decoder *d, const uint8_t *data, uint32_
         return fail(d, e);
 
     out->reassembled = false;
-    if (out->ip.fragment)
-        return DECODE_STATUS_FRAGMENT;
-    return decode_transport(d, out);
-}
+    struct bytes l4 = out->ip.payload;
+    uint32_t l4_len = out->ip.payload_len;
+    if (out->ip.fragment) {
+        /* the caller's reassembly (state lives there, not here) */
+        if (!d->reassemble)
+            return DECODE_STATUS_FRAG_HELD;
+        enum decode_status st = d->reassemble(d->reassemble_ctx, &out->ip, &l4);
+        if (st != DECODE_STATUS_L4)
+            return st;
+        out->reassembled = true;
+        l4_len = (uint32_t)l4.len;
+        out->ip.payload = l4;
+        out->ip.payload_len = l4_len;
+        out->ip.fragment = false;
+    }
 
-enum decode_status decode_reassembled(struct decoder *d, struct decoded *out, struct bytes l4)
-{
-    out->reassembled = true;
-    out->ip.payload = l4;
-    out->ip.payload_len = (uint32_t)l4.len;
-    out->ip.fragment = false;
-    return decode_transport(d, out);
+    out->l4 = out->ip.proto;
+    switch (out->ip.proto) {
+    case IPPROTO_TCP:
+        e = tcp_parse(l4, l4_len, &out->tcp);
+        break;
+    case IPPROTO_UDP:
+        e = udp_parse(l4, l4_len, &out->udp);
+        break;
+    default:
+        return DECODE_STATUS_L4;
+    }
+    if (e != DECODE_OK)
+        return fail(d, e);
+    return DECODE_STATUS_L4;
 }

@@ -4,9 +4,9 @@
  * Each layer has a pure parser (l2.c, ipv4.c, ipv6.c, tcp.c, udp.c) that
  * takes a bounded byte view and either fills a small result struct or
  * returns a decode_error. decode_packet() chains them and counts every
- * rejection by layer and reason; an IP fragment stops at the IP layer
- * (reassembly keeps state: flow/frag.c) and decode_reassembled() decodes
- * the transport header of the datagram it completes.
+ * rejection by layer and reason. An IP fragment goes to the caller's
+ * reassembly (it keeps state, so it lives above: flow/frag.c), and the
+ * datagram it completes is decoded on from its transport header.
  * Nothing here allocates or reads past the captured length.
  */
 #ifndef SPANWATCH_DECODE_H
@@ -119,19 +119,21 @@ struct decoded {
 enum decode_status {
     DECODE_STATUS_L4,         /* IP + TCP/UDP decoded (or other IP proto: l4 says) */
     DECODE_STATUS_NOT_IP,     /* valid frame, not IP (ARP, LLDP, ...) */
-    DECODE_STATUS_FRAGMENT,   /* an IP fragment: out->ip is valid, the transport is not */
-    DECODE_STATUS_FRAG_HELD,  /* (reassembly) fragment stored, datagram not complete yet */
+    DECODE_STATUS_FRAG_HELD,  /* fragment stored, datagram not complete yet */
     DECODE_STATUS_ERROR,      /* rejected; counted in errors[] */
 };
 
 struct decoder {
     int linktype;
+    /* IP reassembly (NULL: fragments are not reassembled): DECODE_STATUS_L4
+     * with the whole datagram's transport bytes in *l4, FRAG_HELD, or ERROR
+     * (counted by it) */
+    enum decode_status (*reassemble)(void *ctx, const struct ip_result *ip, struct bytes *l4);
+    void *reassemble_ctx;
     uint64_t errors[DERR_COUNT];
 };
 
 enum decode_status decode_packet(struct decoder *d, const uint8_t *data, uint32_t caplen,
                                  uint32_t wirelen, struct decoded *out);
-/* The transport of a datagram whose fragments were reassembled into l4. */
-enum decode_status decode_reassembled(struct decoder *d, struct decoded *out, struct bytes l4);
 
 #endif
