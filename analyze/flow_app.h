@@ -99,6 +99,10 @@ struct flow_app {
      * in Wireshark): data at or below the peer's is a (spurious)
      * retransmission */
     uint32_t lastack[2];
+    /* where the flow was seen (its first packet): VXLAN/Geneve VNI + 1
+     * (0: none) and innermost VLAN; servers: groups may match on them */
+    uint32_t tenant;
+    uint16_t vlan;
 };
 
 _Static_assert(sizeof(struct flow_app) <= sizeof(((struct flow *)0)->app),

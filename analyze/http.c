@@ -35,7 +35,8 @@ static void http_request(struct worker *w, struct flow *f, const struct http_msg
         /* packets towards the server carry the server's endpoint as dst */
         const struct ip_addr *a = fa->client_dir == 0 ? &f->key.hi : &f->key.lo;
         uint16_t port = fa->client_dir == 0 ? f->key.hi_port : f->key.lo_port;
-        uint32_t hs = server_registry_http(&w->servers, a, port, m->host.p, m->host.len,
+        uint32_t hs = server_registry_http(&w->servers, a, port, fa->tenant, fa->vlan,
+                                           m->host.p, m->host.len,
                                            fa->server - 1);
         fa->msg[fa->client_dir].http_server = hs + 1;
     }

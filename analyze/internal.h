@@ -39,14 +39,17 @@ static inline uint64_t server_leg_ns(const struct flow_app *fa)
 }
 
 /* The server (registry index) of flow f, decided by the first packet that
- * tells: server_side_dir is the direction of packets *towards* it. */
+ * tells (w->pkt_tenant, w->pkt_vlan are that packet's): server_side_dir is
+ * the direction of packets *towards* it. */
 static inline uint32_t flow_server(struct worker *w, struct flow *f, uint8_t server_side_dir)
 {
     struct flow_app *fa = flow_app(f);
     if (!fa->server) {
         const struct ip_addr *a = server_side_dir == 0 ? &f->key.hi : &f->key.lo;
         uint16_t port = server_side_dir == 0 ? f->key.hi_port : f->key.lo_port;
-        fa->server = server_registry_endpoint(&w->servers, a, port) + 1;
+        fa->tenant = w->pkt_tenant;
+        fa->vlan = w->pkt_vlan;
+        fa->server = server_registry_endpoint(&w->servers, a, port, fa->tenant, fa->vlan) + 1;
         fa->client_dir = server_side_dir;
     }
     return fa->server - 1;

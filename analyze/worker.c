@@ -50,7 +50,7 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, int lin
     w->dec.reassemble = reassemble;
     w->dec.reassemble_ctx = w;
     w->frags = frag_table_create(cfg->max_frag_datagrams, cfg->frag_timeout_ns);
-    if (!w->frags) {
+    if (!w->frags || dedup_init(&w->dedup, cfg->dedup_window_ns) != 0) {
         worker_free(w);
         return -1;
     }
@@ -74,6 +74,7 @@ void worker_free(struct worker *w)
     flow_table_free(&w->flows);
     frag_table_destroy(w->frags);
     w->frags = NULL;
+    dedup_free(&w->dedup);
     pending_free(&w->dns_pending);
     pending_free(&w->syn_pending);
     stream_pool_free(&w->streams);
@@ -93,6 +94,7 @@ void worker_free(struct worker *w)
 struct stage {
     struct decoded d;
     enum decode_status st;
+    uint64_t ident;           /* SPAN de-duplication: the frame's identity, 0 = not checked */
     uint8_t dir;              /* key, dir and hash valid when st is L4 */
     uint32_t hash;
     struct flow_key k;
@@ -146,7 +148,14 @@ static void decode_stage(struct worker *w, const struct sw_packet *p, struct sta
         dport = d->udp.dport;
     }
     flow_key_make(&s->k, &d->ip.src, sport, &d->ip.dst, dport, d->l4, &s->dir);
+    if (d->has_vni)
+        flow_key_set_vni(&s->k, d->vni);
     s->hash = flow_key_hash(&s->k);
+    s->ident = 0;
+    if (w->dedup.window_ns && !d->reassembled) {
+        s->ident = decode_identity(d);
+        __builtin_prefetch(dedup_slot(&w->dedup, s->ident));
+    }
     __builtin_prefetch(&w->flows.index[s->hash & w->flows.mask]);
     if (d->l4 == 17 && (sport == 53 || dport == 53) && d->udp.payload.len >= 2)
         pending_bucket_prefetch(&w->dns_pending, s->hash, load_be16(d->udp.payload.p));
@@ -191,6 +200,12 @@ static void handle_stage(struct worker *w, const struct stage *s)
     }
     switch (s->st) {
     case DECODE_STATUS_L4:
+        if (s->ident && dedup_copy(&w->dedup, s->ident, s->ts_ns)) {
+            w->duplicates++; /* a SPAN copy: counted once already */
+            break;
+        }
+        w->pkt_tenant = s->d.has_vni ? s->d.vni + 1 : 0;
+        w->pkt_vlan = s->d.vlan;
         handle_l4(w, s);
         break;
     case DECODE_STATUS_NOT_IP:

@@ -10,6 +10,7 @@
 
 #include "capture/source.h"
 #include "decode/decode.h"
+#include "flow/dedup.h"
 #include "flow/flow_table.h"
 #include "flow/pending.h"
 #include "flow/tcp_stream.h"
@@ -25,13 +26,17 @@ struct worker {
     struct stream_pool streams;
     struct decoder dec;
     struct frag_table *frags;
+    struct dedup dedup;
     struct flow_table flows;
     uint64_t packets;
     uint64_t bytes;
     uint64_t not_ip;          /* valid frames that carry no IP (ARP, LLDP, ...) */
+    uint64_t duplicates;      /* frames dropped as SPAN copies (limits.dedup_window) */
     uint64_t first_ns;        /* earliest packet time seen */
     uint64_t now_ns;          /* latest packet time seen: the worker's clock */
     uint64_t pkt_ns;          /* the current packet's own timestamp (may be < now_ns) */
+    uint32_t pkt_tenant;      /* the current packet's VXLAN/Geneve VNI + 1, 0: none */
+    uint16_t pkt_vlan;        /* its innermost VLAN ID, 0: none */
     uint64_t clock_ns;        /* the decode stage's clock (runs PIPE_DEPTH packets ahead
                                  of now_ns within a burst; equal between bursts) */
     uint64_t closed_ns;       /* alert windows before this time are closed (set by the

@@ -23,6 +23,8 @@ void app_worker_snapshot(struct worker_snap *s, struct worker *w, struct source 
     s->packets = w->packets;
     s->bytes = w->bytes;
     memcpy(s->decode_errors, w->dec.errors, sizeof s->decode_errors);
+    memcpy(s->encap, w->dec.encap, sizeof s->encap);
+    s->duplicates = w->duplicates;
     for (int p = 0; p < FLOW_PROTO_COUNT; p++)
         s->flows_active[p] = w->flows.active[p];
     for (int r = 0; r < FLOW_EVICT_COUNT; r++)
@@ -49,6 +51,9 @@ static void fill_view(struct metrics_view *v, const struct worker_snap *const *s
         v->bytes[i] = s->bytes;
         for (int e = 0; e < DERR_COUNT; e++)
             v->decode_errors[e] += s->decode_errors[e];
+        for (int t = 0; t < ENCAP_COUNT; t++)
+            v->encap[t] += s->encap[t];
+        v->duplicates += s->duplicates;
         for (int p = 0; p < FLOW_PROTO_COUNT; p++)
             v->flows_active[p] += s->flows_active[p];
         for (int r = 0; r < FLOW_EVICT_COUNT; r++)

@@ -177,7 +177,7 @@ void pool_dispatch(struct pool *p, int linktype, const struct sw_packet *pkts, u
         const struct sw_packet *k = &pkts[i];
         if (k->ts_ns > p->now_ns)
             p->now_ns = k->ts_ns;
-        uint32_t h = decode_dispatch_hash(linktype, k->data, k->caplen);
+        uint32_t h = decode_dispatch_hash(&p->scratch, linktype, k->data, k->caplen);
         struct pool_slot *s = &p->slots[(uint64_t)h * p->n >> 32];
         while (ring_push(&s->ring, RING_PACKET, k->data, k->caplen, k->wirelen, k->ts_ns, 0) != 0) {
             if (!p->lossless) {

@@ -45,6 +45,7 @@ struct pool_slot {
 struct pool {
     unsigned n;
     struct pool_slot *slots;
+    struct decoder scratch;   /* the dispatcher's, for the worker choice */
     int lossless;                /* file replay: wait instead of dropping */
     int live;                    /* idle workers follow the wall clock */
     _Atomic uint32_t barrier_release;

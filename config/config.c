@@ -24,6 +24,7 @@ void config_defaults(struct config *c)
     c->max_frag_datagrams = 256;
     c->max_stream_buffers = 4096;
     c->dns_timeout_ns = 5000000000ull;
+    c->dedup_window_ns = 500000ull;
     c->tcp_handshake_timeout_ns = 3000000000ull;
     c->tcp_idle_timeout_ns = 300000000000ull;
     c->udp_idle_timeout_ns = 60000000000ull;
@@ -65,7 +66,8 @@ int config_same_capture(const struct config *a, const struct config *b)
            a->tcp_idle_timeout_ns == b->tcp_idle_timeout_ns &&
            a->udp_idle_timeout_ns == b->udp_idle_timeout_ns &&
            a->closed_flow_timeout_ns == b->closed_flow_timeout_ns &&
-           a->frag_timeout_ns == b->frag_timeout_ns && a->n_servers == b->n_servers &&
+           a->frag_timeout_ns == b->frag_timeout_ns && a->dedup_window_ns == b->dedup_window_ns &&
+           a->n_servers == b->n_servers &&
            !memcmp(a->servers, b->servers, a->n_servers * sizeof a->servers[0]);
 }
 
@@ -106,6 +108,22 @@ int config_parse_duration(const char *s, uint64_t *ns)
     return 0;
 }
 
+/* limits.dedup_window: a duration up to 1 s, or 0 (off) */
+static int load_dedup_window(struct yaml_ctx *cx, const yaml_node_t *v, uint64_t *out)
+{
+    const char *t = yaml_scalar(v);
+    if (t && (!strcmp(t, "0") || !strcmp(t, "0s") || !strcmp(t, "off"))) {
+        *out = 0;
+        return 0;
+    }
+    if (yaml_get_duration(cx, v, "limits.dedup_window", out) != 0)
+        return -1;
+    if (*out > 1000000000ull)
+        return yaml_error(cx, v, "limits.dedup_window: at most 1s (copies from a SPAN session "
+                                 "arrive microseconds apart)");
+    return 0;
+}
+
 static int load_limits(struct yaml_ctx *cx, yaml_node_t *m, struct config *c)
 {
     if (m->type != YAML_MAPPING_NODE)
@@ -135,13 +153,15 @@ static int load_limits(struct yaml_ctx *cx, yaml_node_t *m, struct config *c)
             rc = yaml_get_duration(cx, v, "limits.udp_idle_timeout", &c->udp_idle_timeout_ns);
         else if (!strcmp(key, "closed_flow_timeout"))
             rc = yaml_get_duration(cx, v, "limits.closed_flow_timeout", &c->closed_flow_timeout_ns);
+        else if (!strcmp(key, "dedup_window"))
+            rc = load_dedup_window(cx, v, &c->dedup_window_ns);
         else if (!strcmp(key, "frag_timeout"))
             rc = yaml_get_duration(cx, v, "limits.frag_timeout", &c->frag_timeout_ns);
         else
             rc = yaml_error(cx, k,
                            "limits: unknown key '%s' (known: max_flows, max_servers, "
                            "max_frag_datagrams, max_stream_buffers, dns_timeout, tcp_handshake_timeout, "
-                           "tcp_idle_timeout, udp_idle_timeout, closed_flow_timeout, frag_timeout)", key);
+                           "tcp_idle_timeout, udp_idle_timeout, closed_flow_timeout, frag_timeout, dedup_window)", key);
         if (rc)
             return rc;
     }
@@ -222,13 +242,28 @@ static int load_server_match(struct yaml_ctx *cx, yaml_node_t *m, struct server_
             if (!val || !*val || strlen(val) >= sizeof g->http_host)
                 return yaml_error(cx, v, "servers[%u].match.http_host: expected a host name", i);
             snprintf(g->http_host, sizeof g->http_host, "%s", val);
+        } else if (!strcmp(key, "vni") || !strcmp(key, "vlan")) {
+            int vni = key[1] == 'n';
+            uint32_t n;
+            char what[64];
+            snprintf(what, sizeof what, "servers[%u].match.%s", i, key);
+            if (yaml_get_uint(cx, v, what, vni ? 0 : 1, vni ? 16777215 : 4094, &n))
+                return -1;
+            if (vni) {
+                g->vni = n;
+                g->has_vni = 1;
+            } else {
+                g->vlan = (uint16_t)n;
+                g->has_vlan = 1;
+            }
         } else {
             return yaml_error(cx, k, "servers[%u].match: unknown key '%s' (known: cidr, port, "
-                                    "http_host)", i, key);
+                                    "http_host, vni, vlan)", i, key);
         }
     }
-    if (!g->has_cidr && !g->has_port && !g->http_host[0])
-        return yaml_error(cx, m, "servers[%u].match: give at least one of cidr, port, http_host", i);
+    if (!g->has_cidr && !g->has_port && !g->http_host[0] && !g->has_vni && !g->has_vlan)
+        return yaml_error(cx, m, "servers[%u].match: give at least one of cidr, port, http_host, "
+                                 "vni, vlan", i);
     return 0;
 }
 

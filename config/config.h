@@ -27,6 +27,10 @@ struct server_group {
     int has_port;
     uint16_t port;
     char http_host[256];    /* "" = any (matching by Host: analyzers issue) */
+    int has_vni;            /* inside VXLAN/Geneve with this VNI (a tenant network) */
+    uint32_t vni;
+    int has_vlan;           /* innermost 802.1Q VLAN ID */
+    uint16_t vlan;
 };
 
 /* rules: expressions (README "Alerting") */
@@ -71,6 +75,7 @@ struct config {
     uint64_t udp_idle_timeout_ns;
     uint64_t closed_flow_timeout_ns; /* flows whose conversation ended (0: idle timeouts only) */
     uint64_t frag_timeout_ns;
+    uint64_t dedup_window_ns;        /* SPAN duplicates dropped within it; 0 = off */
     unsigned n_servers;
     struct server_group servers[CONFIG_MAX_SERVER_GROUPS];
     unsigned n_rules;

@@ -97,17 +97,55 @@ enum decode_error ipv6_parse(struct bytes b, bool wire_truncated, struct ip_resu
 enum decode_error tcp_parse(struct bytes b, uint32_t l4_len, struct tcp_result *out);
 enum decode_error udp_parse(struct bytes b, uint32_t l4_len, struct udp_result *out);
 /* The dispatcher's choice of worker (-w N): a symmetric hash of a frame's
- * IP address pair, 0 for non-IP; both directions of a conversation and
- * every fragment of a datagram get the same value. */
-uint32_t decode_dispatch_hash(int linktype, const uint8_t *data, uint32_t caplen);
+ * innermost IP address pair, 0 for non-IP; both directions of a
+ * conversation and every fragment of a datagram get the same value.
+ * scratch: a decoder whose counters are not read (decoded with it). */
+struct decoder;
+uint32_t decode_dispatch_hash(struct decoder *scratch, int linktype, const uint8_t *data,
+                              uint32_t caplen);
 /* True if libpcap DLT value is one decode_packet handles. */
 bool l2_linktype_supported(int linktype);
+
+/* ---- encapsulations (encap.c) ---- */
+
+enum encap_type {
+    ENCAP_MPLS, ENCAP_PPPOE, ENCAP_GRE, ENCAP_ERSPAN, ENCAP_VXLAN, ENCAP_GENEVE, ENCAP_IPIP,
+    ENCAP_GTPU, ENCAP_COUNT
+};
+extern const char *const encap_type_name[ENCAP_COUNT];
+
+/* what an encapsulation carries: the payload's kind, for the chain to go on */
+enum encap_inner { INNER_NONE, INNER_ETHERNET, INNER_IPV4, INNER_IPV6 };
+
+struct encap_result {
+    enum encap_type type;
+    enum encap_inner inner;   /* INNER_NONE: a control message, nothing to analyse */
+    struct bytes payload;
+    bool has_vni;             /* VXLAN, Geneve */
+    uint32_t vni;
+};
+
+#define ENCAP_MAX_DEPTH 4     /* encapsulations unwrapped in one frame; deeper: an error */
+#define UDP_PORT_VXLAN 4789
+#define UDP_PORT_GENEVE 6081
+#define UDP_PORT_GTPU 2152
+
+enum decode_error mpls_parse(struct bytes b, struct encap_result *out);
+enum decode_error pppoe_parse(struct bytes b, struct encap_result *out);
+enum decode_error gre_parse(struct bytes b, struct encap_result *out);
+enum decode_error vxlan_parse(struct bytes b, struct encap_result *out);
+enum decode_error geneve_parse(struct bytes b, struct encap_result *out);
+enum decode_error gtpu_parse(struct bytes b, struct encap_result *out);
 
 /* ---- the whole chain ---- */
 
 struct decoded {
-    struct l2_result l2;
-    struct ip_result ip;
+    struct l2_result l2;      /* of the innermost Ethernet (or link) header */
+    struct ip_result ip;      /* the innermost IP header: the analysed flow's */
+    uint8_t depth;            /* encapsulations unwrapped */
+    bool has_vni;             /* inside VXLAN or Geneve: vni names the tenant network */
+    uint32_t vni;
+    uint16_t vlan;            /* innermost 802.1Q VLAN ID seen (0: none) */
     bool reassembled;         /* transport bytes come from IP reassembly */
     uint8_t l4;               /* IPPROTO_TCP, IPPROTO_UDP, or other */
     union {
@@ -130,10 +168,16 @@ struct decoder {
      * (counted by it) */
     enum decode_status (*reassemble)(void *ctx, const struct ip_result *ip, struct bytes *l4);
     void *reassemble_ctx;
+    uint16_t vxlan_port;          /* UDP port of VXLAN (4789 unless configured) */
+    uint64_t encap[ENCAP_COUNT];  /* frames unwrapped, by type */
     uint64_t errors[DERR_COUNT];
 };
 
 enum decode_status decode_packet(struct decoder *d, const uint8_t *data, uint32_t caplen,
                                  uint32_t wirelen, struct decoded *out);
+/* A decoded TCP/UDP packet's identity for SPAN de-duplication (see
+ * flow/dedup.h): what a copy shares with its original and a retransmission
+ * does not. Never 0. */
+uint64_t decode_identity(const struct decoded *d);
 
 #endif

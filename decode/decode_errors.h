@@ -16,6 +16,11 @@
     X(ETH_TRUNCATED, "ethernet", "truncated")                      \
     X(VLAN_TRUNCATED, "vlan", "truncated")                         \
     X(VLAN_TOO_DEEP, "vlan", "too_many_tags")                      \
+    X(MPLS_TRUNCATED, "mpls", "truncated")                         \
+    X(MPLS_TOO_MANY_LABELS, "mpls", "too_many_labels")             \
+    X(MPLS_BAD_PAYLOAD, "mpls", "bad_payload")                     \
+    X(PPPOE_TRUNCATED, "pppoe", "truncated")                       \
+    X(PPPOE_BAD_HEADER, "pppoe", "bad_header")                     \
     X(IPV4_TRUNCATED, "ipv4", "truncated")                         \
     X(IPV4_BAD_VERSION, "ipv4", "bad_version")                     \
     X(IPV4_BAD_HLEN, "ipv4", "bad_header_length")                  \
@@ -26,6 +31,21 @@
     X(IPV6_BAD_PLEN, "ipv6", "bad_payload_length")                 \
     X(IPV6_BAD_EXTHDR, "ipv6", "bad_extension_header")             \
     X(IPV6_TOO_MANY_EXT, "ipv6", "too_many_extension_headers")     \
+    X(GRE_TRUNCATED, "gre", "truncated")                           \
+    X(GRE_BAD_VERSION, "gre", "bad_version")                       \
+    X(GRE_BAD_FLAGS, "gre", "bad_flags")                           \
+    X(ERSPAN_TRUNCATED, "erspan", "truncated")                     \
+    X(ERSPAN_BAD_VERSION, "erspan", "bad_version")                 \
+    X(VXLAN_TRUNCATED, "vxlan", "truncated")                       \
+    X(VXLAN_BAD_FLAGS, "vxlan", "bad_flags")                       \
+    X(GENEVE_TRUNCATED, "geneve", "truncated")                     \
+    X(GENEVE_BAD_VERSION, "geneve", "bad_version")                 \
+    X(GENEVE_BAD_OPTIONS, "geneve", "bad_options_length")          \
+    X(GTPU_TRUNCATED, "gtpu", "truncated")                         \
+    X(GTPU_BAD_VERSION, "gtpu", "bad_version")                     \
+    X(GTPU_BAD_EXTENSION, "gtpu", "bad_extension_header")          \
+    X(ENCAP_TOO_DEEP, "encap", "too_deep")                         \
+    X(ENCAP_FRAGMENTED_TWICE, "encap", "fragmented_twice")         \
     X(FRAG_BAD_OFFSET, "ipfrag", "bad_offset")                     \
     X(FRAG_TOO_LARGE, "ipfrag", "too_large")                       \
     X(FRAG_TIMEOUT, "ipfrag", "timeout")                           \

@@ -30,7 +30,17 @@ static uint64_t load_addr(const uint8_t *p, unsigned len)
     return a;
 }
 
-uint32_t decode_dispatch_hash(int linktype, const uint8_t *data, uint32_t caplen)
+static uint32_t pair_hash(const struct ip_addr *src, const struct ip_addr *dst)
+{
+    static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    unsigned len = memcmp(src->b, v4mapped, 12) || memcmp(dst->b, v4mapped, 12) ? 16 : 4;
+    uint64_t x = load_addr(src->b + (16 - len), len), y = load_addr(dst->b + (16 - len), len);
+    uint64_t lo = x < y ? x : y, hi = x < y ? y : x;
+    return (uint32_t)(mix64(lo * 0x9e3779b97f4a7c15ull + hi) >> 32);
+}
+
+/* the outermost IP pair, read with the L2 parser alone */
+static uint32_t outer_hash(int linktype, const uint8_t *data, uint32_t caplen)
 {
     struct l2_result l2;
     struct bytes frame = { data, caplen };
@@ -49,4 +59,20 @@ uint32_t decode_dispatch_hash(int linktype, const uint8_t *data, uint32_t caplen
     }
     uint64_t lo = x < y ? x : y, hi = x < y ? y : x;
     return (uint32_t)(mix64(lo * 0x9e3779b97f4a7c15ull + hi) >> 32);
+}
+
+uint32_t decode_dispatch_hash(struct decoder *scratch, int linktype, const uint8_t *data,
+                              uint32_t caplen)
+{
+    /* the innermost IP pair a frame can be decoded to without reassembly
+     * (a tunnel's conversations spread over the workers; the fragments of
+     * a datagram stop at the same header, so they stay together); frames
+     * that do not decode: the outer pair, as before */
+    struct decoded d;
+    scratch->linktype = linktype;
+    scratch->reassemble = NULL;
+    enum decode_status st = decode_packet(scratch, data, caplen, caplen, &d);
+    if (st == DECODE_STATUS_L4 || st == DECODE_STATUS_FRAG_HELD)
+        return pair_hash(&d.ip.src, &d.ip.dst);
+    return outer_hash(linktype, data, caplen);
 }

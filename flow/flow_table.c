@@ -80,7 +80,7 @@ void flow_key_make(struct flow_key *k, const struct ip_addr *src, uint16_t sport
         *dir = 1;
     }
     k->proto = proto;
-    k->pad[0] = k->pad[1] = k->pad[2] = 0;
+    k->vni[0] = k->vni[1] = k->vni[2] = 0;
 }
 
 uint32_t flow_key_hash(const struct flow_key *k)

@@ -35,8 +35,16 @@ struct flow_key {
     struct ip_addr lo, hi;
     uint16_t lo_port, hi_port;
     uint8_t proto;
-    uint8_t pad[3];
+    uint8_t vni[3];          /* VXLAN/Geneve network (tenants may reuse addresses); 0 else */
 };
+
+/* The tenant network a flow lives in: part of its key. */
+static inline void flow_key_set_vni(struct flow_key *k, uint32_t vni)
+{
+    k->vni[0] = (uint8_t)(vni >> 16);
+    k->vni[1] = (uint8_t)(vni >> 8);
+    k->vni[2] = (uint8_t)vni;
+}
 
 struct flow {
     struct flow_key key;

@@ -243,6 +243,15 @@ int expo_render(FILE *out, const struct metrics_view *v)
         fprintf(out, "spanwatch_decode_errors_total{layer=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
                 decode_error_layer[e], decode_error_reason[e], v->decode_errors[e]);
 
+    expo_family(out, "spanwatch_encap_packets_total", "counter",
+           "Frames unwrapped from an encapsulation, by type (a frame in two counts twice).");
+    for (int t = 0; t < ENCAP_COUNT; t++)
+        expo_sample_u64_1(out, "spanwatch_encap_packets_total", "type", encap_type_name[t],
+                          v->encap[t]);
+    expo_family(out, "spanwatch_duplicates_total", "counter",
+           "Frames dropped as copies of one seen within limits.dedup_window (SPAN duplicates).");
+    fprintf(out, "spanwatch_duplicates_total %" PRIu64 "\n", v->duplicates);
+
     expo_family(out, "spanwatch_flows_active", "gauge", "Flows currently tracked, by protocol.");
     for (int p = 0; p < FLOW_PROTO_COUNT; p++)
         expo_sample_u64_1(out, "spanwatch_flows_active", "proto", flow_proto_name[p],

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "decode/decode.h"
 #include "decode/decode_errors.h"
 #include "flow/flow_table.h"
 #include "metrics/servers.h"
@@ -26,6 +27,8 @@ struct metrics_view {
     const char *source_name[METRICS_MAX_SOURCES];
     uint64_t source_drops[METRICS_MAX_SOURCES];
     uint64_t decode_errors[DERR_COUNT];
+    uint64_t encap[ENCAP_COUNT];
+    uint64_t duplicates;
     uint64_t flows_active[FLOW_PROTO_COUNT];
     uint64_t flow_evictions[FLOW_EVICT_COUNT];
     const struct server_snap *servers;     /* sorted by label; merged across workers */

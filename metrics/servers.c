@@ -95,7 +95,14 @@ void server_format_endpoint(char *out, size_t len, const struct ip_addr *a, uint
     }
 }
 
-static int endpoint_matches(const struct server_group *g, const struct ip_addr *a, uint16_t port)
+/* where the packet was seen: a tenant network (VNI + 1, 0 = none) and a VLAN */
+static int place_matches(const struct server_group *g, uint32_t tenant, uint16_t vlan)
+{
+    return (!g->has_vni || tenant == g->vni + 1) && (!g->has_vlan || vlan == g->vlan);
+}
+
+static int endpoint_matches(const struct server_group *g, const struct ip_addr *a, uint16_t port,
+                            uint32_t tenant, uint16_t vlan)
 {
     if (g->has_port && g->port != port)
         return 0;
@@ -106,15 +113,7 @@ static int endpoint_matches(const struct server_group *g, const struct ip_addr *
         if (rest && ((a->b[full] ^ g->net[full]) & (0xffu << (8 - rest)) & 0xffu))
             return 0;
     }
-    return 1;
-}
-
-/* A flow's server: Host-only groups apply to HTTP requests, not endpoints. */
-static int group_matches(const struct server_group *g, const struct ip_addr *a, uint16_t port)
-{
-    if (g->http_host[0] && !g->has_cidr && !g->has_port)
-        return 0;
-    return endpoint_matches(g, a, port);
+    return place_matches(g, tenant, vlan);
 }
 
 static int host_equal(const char *want, const uint8_t *h, size_t n)
@@ -149,47 +148,59 @@ static int host_equal(const char *want, const uint8_t *h, size_t n)
 }
 
 uint32_t server_registry_http(struct server_registry *r, const struct ip_addr *a, uint16_t port,
-                              const uint8_t *host, size_t host_len, uint32_t endpoint)
+                              uint32_t tenant, uint16_t vlan, const uint8_t *host,
+                              size_t host_len, uint32_t endpoint)
 {
     for (unsigned i = 0; i < r->cfg->n_servers; i++) {
         const struct server_group *g = &r->cfg->servers[i];
+        int where = g->has_cidr || g->has_port || g->has_vni || g->has_vlan;
         if (g->http_host[0]) {
-            if (host && host_equal(g->http_host, host, host_len) && endpoint_matches(g, a, port))
+            if (host && host_equal(g->http_host, host, host_len) &&
+                endpoint_matches(g, a, port, tenant, vlan))
                 return server_registry_get(r, g->name);
-        } else if ((g->has_cidr || g->has_port) && endpoint_matches(g, a, port)) {
+        } else if (where && endpoint_matches(g, a, port, tenant, vlan)) {
             return endpoint; /* an endpoint group comes first: the flow's server is it */
         }
     }
     return endpoint;
 }
 
+/* The first group without a Host condition that matches, else IP:port
+ * (in a tenant network: IP:port@vniN, since tenants may reuse addresses).
+ * Groups with a Host condition are decided per request. */
 static uint32_t endpoint_lookup(struct server_registry *r, const struct ip_addr *a,
-                                uint16_t port)
+                                uint16_t port, uint32_t tenant, uint16_t vlan)
 {
     char label[SERVER_LABEL_MAX];
     for (unsigned i = 0; i < r->cfg->n_servers; i++) {
         const struct server_group *g = &r->cfg->servers[i];
-        if (!g->http_host[0] && group_matches(g, a, port))
+        if (!g->http_host[0] && endpoint_matches(g, a, port, tenant, vlan))
             return server_registry_get(r, g->name);
-        if (g->http_host[0] && (g->has_cidr || g->has_port) && group_matches(g, a, port))
-            continue; /* needs the Host header too: decided per request */
     }
     server_format_endpoint(label, sizeof label, a, port);
+    if (tenant) {
+        size_t n = strlen(label);
+        snprintf(label + n, sizeof label - n, "@vni%u", tenant - 1);
+    }
     return server_registry_get(r, label);
 }
 
 uint32_t server_registry_endpoint(struct server_registry *r, const struct ip_addr *a,
-                                  uint16_t port)
+                                  uint16_t port, uint32_t tenant, uint16_t vlan)
 {
-    uint64_t h = load_u64(a->b) * 0x9e3779b97f4a7c15ull + (load_u64(a->b + 8) ^ port);
+    uint64_t h = load_u64(a->b) * 0x9e3779b97f4a7c15ull +
+                 (load_u64(a->b + 8) ^ port ^ (uint64_t)tenant << 16 ^ (uint64_t)vlan << 40);
     h ^= h >> 32; /* the last address byte is in the top bits of hi */
     h *= 0xc2b2ae3d27d4eb4full;
     struct server_ep_cache *c = &r->ep_cache[h >> (64 - 12)];
-    if (c->valid && c->port == port && memcmp(&c->a, a, sizeof *a) == 0)
+    if (c->valid && c->port == port && c->tenant == tenant && c->vlan == vlan &&
+        memcmp(&c->a, a, sizeof *a) == 0)
         return c->idx;
-    uint32_t idx = endpoint_lookup(r, a, port);
+    uint32_t idx = endpoint_lookup(r, a, port, tenant, vlan);
     c->a = *a;
     c->port = port;
+    c->tenant = tenant;
+    c->vlan = vlan;
     c->valid = 1;
     c->idx = idx;
     return idx;

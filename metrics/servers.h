@@ -79,6 +79,8 @@ struct server_ep_cache {
     uint16_t port;
     uint16_t valid;
     uint32_t idx;
+    uint32_t tenant;
+    uint16_t vlan;
 };
 
 struct server_registry {
@@ -97,17 +99,21 @@ struct server_registry {
 int server_registry_init(struct server_registry *r, const struct config *cfg);
 void server_registry_free(struct server_registry *r);
 
-/* Index for a server endpoint: config group name, else "IP:port". */
+/* Index for a server endpoint seen in tenant network `tenant` (VXLAN/Geneve
+ * VNI + 1; 0: none) and VLAN `vlan` (0: none): the first servers: group
+ * without http_host that matches, else "IP:port" ("IP:port@vniN" in a
+ * tenant network). */
 uint32_t server_registry_endpoint(struct server_registry *r, const struct ip_addr *a,
-                                  uint16_t port);
+                                  uint16_t port, uint32_t tenant, uint16_t vlan);
 /* Server for an HTTP request to endpoint (a, port) with Host `host`: the
  * first servers: group in config order that matches — a group with
  * http_host matches when the Host (case-insensitive, without its :port and
- * trailing dot) equals it and its cidr/port, if any, match the endpoint; a
- * group without http_host matches on the endpoint alone — else `endpoint`
- * (the flow's server). Called once per request head, never per packet. */
+ * trailing dot) equals it and its cidr/port/vni/vlan, if any, match; a
+ * group without http_host matches on those alone — else `endpoint` (the
+ * flow's server). Called once per request head, never per packet. */
 uint32_t server_registry_http(struct server_registry *r, const struct ip_addr *a, uint16_t port,
-                              const uint8_t *host, size_t host_len, uint32_t endpoint);
+                              uint32_t tenant, uint16_t vlan, const uint8_t *host,
+                              size_t host_len, uint32_t endpoint);
 static inline int server_registry_has_host_groups(const struct server_registry *r)
 {
     return r->host_groups;

@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "decode/decode.h"
 #include "decode/decode_errors.h"
 #include "flow/flow_table.h"
 #include "metrics/histogram.h"
@@ -44,6 +45,8 @@ struct worker_snap {
     uint64_t packets;
     uint64_t bytes;
     uint64_t decode_errors[DERR_COUNT];
+    uint64_t encap[ENCAP_COUNT];
+    uint64_t duplicates;
     uint64_t flows_active[FLOW_PROTO_COUNT];
     uint64_t flow_evictions[FLOW_EVICT_COUNT];
     uint64_t overflow_samples;

@@ -20,6 +20,7 @@
 #define T0 (1700000000000ull * MS) /* a plausible epoch time */
 
 static const uint8_t CLIENT[4] = { 10, 0, 0, 2 }, SERVER[4] = { 10, 0, 0, 1 };
+static uint16_t ip_id; /* the IPv4 ID of the next frame built */
 
 enum { FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10 };
 
@@ -36,6 +37,8 @@ static size_t frame(uint8_t *f, const uint8_t *src, uint16_t sp, const uint8_t *
     ip[0] = 0x45;
     ip[2] = (uint8_t)(iplen >> 8);
     ip[3] = (uint8_t)iplen;
+    ip[4] = (uint8_t)(ip_id >> 8);
+    ip[5] = (uint8_t)ip_id;
     ip[8] = 64;
     ip[9] = proto;
     memcpy(ip + 12, src, 4);
@@ -88,15 +91,22 @@ static int teardown(void **state)
     return 0;
 }
 
-static void send_at(struct fixture *fx, uint64_t t_ms, int to_server, uint8_t proto,
-                    uint32_t seq, uint32_t ack, uint8_t flags, const void *data, size_t dlen)
+static void send_at_ns(struct fixture *fx, uint64_t t_ns, int to_server, uint8_t proto,
+                       uint32_t seq, uint32_t ack, uint8_t flags, const void *data, size_t dlen)
 {
     uint16_t port = proto == 17 ? 53 : 80;
     size_t n = to_server
                    ? frame(fx->buf, CLIENT, 40000, SERVER, port, proto, seq, ack, flags, data, dlen)
                    : frame(fx->buf, SERVER, port, CLIENT, 40000, proto, seq, ack, flags, data, dlen);
-    struct sw_packet p = { fx->buf, (uint32_t)n, (uint32_t)n, T0 + t_ms * MS };
+    struct sw_packet p = { fx->buf, (uint32_t)n, (uint32_t)n, T0 + t_ns };
     worker_handle_burst(&fx->w, &p, 1);
+}
+
+static void send_at(struct fixture *fx, uint64_t t_ms, int to_server, uint8_t proto,
+                    uint32_t seq, uint32_t ack, uint8_t flags, const void *data, size_t dlen)
+{
+    ip_id++; /* every datagram a sender makes has its own ID */
+    send_at_ns(fx, t_ms * MS, to_server, proto, seq, ack, flags, data, dlen);
 }
 
 static const struct server_stats *server(struct fixture *fx, const char *label)
@@ -246,6 +256,31 @@ static void tcp_data_sent_again_later_is_a_retransmission(void **state)
     assert_int_equal(s->tcp_resets, 1);
 }
 
+/* A SPAN session that mirrors both ports delivers every frame twice: the
+ * copy is dropped (counted), a retransmission 100 us later (a new IPv4 ID)
+ * is still one. */
+static void span_copy_dropped_fast_retransmission_kept(void **state)
+{
+    struct fixture *fx = *state;
+    handshake(fx, 100);
+    static const char d[10] = "0123456789";
+    ip_id = 500;
+    send_at_ns(fx, 110 * MS, 0, 6, SISN + 1, CISN + 1, ACK | PSH, d, sizeof d);
+    send_at_ns(fx, 110 * MS + 20000, 0, 6, SISN + 1, CISN + 1, ACK | PSH, d, sizeof d);
+    const struct server_stats *s = server(fx, "10.0.0.1:80");
+    assert_int_equal(fx->w.duplicates, 1);
+    assert_int_equal(s->tcp_data_segments, 1);
+    assert_int_equal(s->tcp_retransmits, 0);
+    ip_id = 501;
+    send_at_ns(fx, 110 * MS + 100000, 0, 6, SISN + 1, CISN + 1, ACK | PSH, d, sizeof d);
+    assert_int_equal(fx->w.duplicates, 1);
+    assert_int_equal(s->tcp_retransmits, 1);
+    /* the same frame again after the window: not a copy any more */
+    send_at_ns(fx, 110 * MS + 700000, 0, 6, SISN + 1, CISN + 1, ACK | PSH, d, sizeof d);
+    assert_int_equal(fx->w.duplicates, 1);
+    assert_int_equal(s->tcp_retransmits, 2);
+}
+
 /* ---- HTTP -------------------------------------------------------------- */
 
 static void http_send(struct fixture *fx, uint64_t t, int to_server, uint32_t *seq, uint32_t ack,
@@ -338,6 +373,7 @@ int main(void)
         T(tcp_reset_answering_the_syn_is_a_refused_handshake),
         T(tcp_syn_without_answer_times_out),
         T(tcp_data_sent_again_later_is_a_retransmission),
+        T(span_copy_dropped_fast_retransmission_kept),
         T(http_latency_and_server_time),
         T(http_pipelined_requests_are_answered_in_order),
         T(http_interim_response_does_not_answer_the_request),

@@ -351,6 +351,47 @@ static void every_error_has_layer_and_reason_strings(void **state)
     }
 }
 
+/* SPAN copies share an identity; a retransmission does not (IPv6 has no
+ * ID: the TCP timestamp tells them apart), and a router's TTL is ignored */
+static void identity_of_copies_and_retransmissions(void **state)
+{
+    (void)state;
+    struct decoded a;
+    memset(&a, 0, sizeof a);
+    a.ip.version = 6;
+    a.ip.proto = 6;
+    a.ip.src.b[0] = 0x20;
+    a.ip.dst.b[0] = 0x20;
+    a.ip.dst.b[15] = 1;
+    a.ip.ttl = 64;
+    a.ip.payload_len = 32 + 100;
+    a.l4 = 6;
+    a.tcp.sport = 443;
+    a.tcp.dport = 40000;
+    a.tcp.seq = 1000;
+    a.tcp.ack = 2000;
+    a.tcp.flags = TCP_ACK | TCP_PSH;
+    a.tcp.window = 512;
+    a.tcp.tsval = 77;
+    a.tcp.tsecr = 66;
+    struct decoded b = a;
+    b.ip.ttl = 63; /* one router later */
+    assert_true(decode_identity(&a) == decode_identity(&b));
+    b.tcp.tsval = 78; /* sent again */
+    assert_true(decode_identity(&a) != decode_identity(&b));
+    b = a;
+    b.tcp.ack = 2001;
+    assert_true(decode_identity(&a) != decode_identity(&b));
+    /* UDP: the payload stands for the missing sequence number */
+    uint8_t p1[80] = { 1, 2, 3 }, p2[80] = { 1, 2, 4 };
+    a.l4 = b.l4 = 17;
+    a.udp.payload = bytes_make(p1, sizeof p1);
+    b.udp = a.udp;
+    assert_true(decode_identity(&a) == decode_identity(&b));
+    b.udp.payload = bytes_make(p2, sizeof p2);
+    assert_true(decode_identity(&a) != decode_identity(&b));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +407,7 @@ int main(void)
         cmocka_unit_test(udp_rejects_bad_lengths),
         cmocka_unit_test(l2_handles_vlan_stacks_and_cooked_headers),
         cmocka_unit_test(decode_packet_counts_rejections_by_layer),
+        cmocka_unit_test(identity_of_copies_and_retransmissions),
         cmocka_unit_test(every_error_has_layer_and_reason_strings),
     };
     return cmocka_run_group_tests_name("decode", tests, NULL, NULL);

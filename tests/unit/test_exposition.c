@@ -63,7 +63,7 @@ static void every_family_has_help_and_type(void **state)
     assert_int_equal(help, type);
     /* no server registry given: no per-server families; the alert
      * families are the alert layer's (test_alerts) */
-    assert_int_equal(help, 11);
+    assert_int_equal(help, 13);
     assert_int_equal(zero_series, DERR_COUNT);
     free(s);
     /* the DESIGN.md names this stage exports, each with its type */
@@ -76,6 +76,8 @@ static void every_family_has_help_and_type(void **state)
         { "spanwatch_flows_active", "gauge" },
         { "spanwatch_flow_evictions_total", "counter" },
         { "spanwatch_servers_overflow_total", "counter" },
+        { "spanwatch_encap_packets_total", "counter" },
+        { "spanwatch_duplicates_total", "counter" },
         { "spanwatch_config_last_reload_successful", "gauge" },
         { "spanwatch_config_hash", "gauge" },
         { "spanwatch_scrape_duration_seconds", "gauge" },
