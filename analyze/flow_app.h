@@ -87,6 +87,7 @@ struct flow_app {
     uint64_t req_ts[HTTP_QUEUE];
     uint8_t req_flags[HTTP_QUEUE];
     uint8_t q_head, q_len;
+    uint8_t rejected;        /* request heads the parser rejected, not answered yet */
     uint16_t dns_waiting;    /* DNS queries of this flow not answered yet */
     /* the server leg: SYN -> SYN-ACK at the tap (from the last SYN when it was
      * retransmitted), in 1.024 us units (0 = unknown) */

@@ -62,8 +62,15 @@ static uint8_t http_response(struct worker *w, struct flow *f, struct msg_dir *m
     uint32_t srv = http_server_of(fa);
     struct server_stats *s = server_for_sample(&w->servers, srv);
     s->seen_http = 1;
-    if (!fa->q_len)
-        return 0; /* answers nothing we saw: not counted */
+    if (!fa->q_len) {
+        /* answers a request line that was rejected: its code counts; else
+         * it answers nothing we saw and is not counted */
+        if (fa->rejected && m->status >= 200) {
+            fa->rejected--;
+            s->http_codes[m->status - HTTP_CODE_MIN]++;
+        }
+        return 0;
+    }
     s->http_codes[m->status - HTTP_CODE_MIN]++;
     if (m->status < 200 && m->status != 101)
         return 0xff; /* interim: the request still waits for its final answer */
@@ -153,6 +160,10 @@ static size_t http_head(struct deliver_ctx *c, struct bytes v)
         w->dec.errors[err]++;
         md->state = MS_RESYNC;
         md->first_byte_ns = 0;
+        /* a request the parser rejected still gets a response: counted
+         * under its status code when it comes (no latency sample) */
+        if (request && fa->rejected < UINT8_MAX)
+            fa->rejected++;
         return v.len;
     case HTTP_COMPLETE:
         break;

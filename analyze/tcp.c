@@ -43,6 +43,20 @@ static void tcp_new_connection(struct worker *w, struct flow *f, uint8_t dir,
     }
 }
 
+/* TCP Fast Open (RFC 7413): data on a SYN (or SYN-ACK) is stream data; it
+ * starts after the SYN's own sequence number. A SYN retransmitted with its
+ * data delivers nothing twice (the stream has it). */
+static void syn_data(struct worker *w, struct flow *f, uint8_t dir, const struct tcp_result *t)
+{
+    struct flow_app *fa = flow_app(f);
+    struct tcp_result d = *t;
+    d.seq = t->seq + 1;
+    uint32_t end = d.seq + t->payload_len;
+    if (tcp_seq_lt(fa->next_seq[dir], end))
+        fa->next_seq[dir] = end;
+    stream_payload(w, f, dir, &d);
+}
+
 #define OOO_DEFAULT_T (3000000u >> 10) /* 3 ms */
 
 /* Time from the latest SYN of this connection (the first, or the latest
@@ -124,6 +138,8 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
             tcp_new_connection(w, f, dir, t);
         else if (same_attempt && fa->tcp_state == TCPS_SYN_SENT)
             fa->rtt_t = time_t10(w->pkt_ns) | 1;
+        if (t->payload_len && fa->server)
+            syn_data(w, f, dir, t);
         return;
     }
     if (!fa->server) {
@@ -163,6 +179,8 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
             fa->next_seq[dir] = t->seq + 1;
             fa->seq_valid[dir] = 1;
             stream_sync(&fa->stream[dir], t->seq + 1);
+            if (t->payload_len)
+                syn_data(w, f, dir, t);
         }
         return;
     }

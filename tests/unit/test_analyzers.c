@@ -361,6 +361,38 @@ static void http_response_to_no_request_is_not_counted(void **state)
     assert_int_equal(cls[0], 0);
 }
 
+/* TCP Fast Open: the request rides on the SYN */
+static void http_request_in_the_syn(void **state)
+{
+    struct fixture *fx = *state;
+    static const char req[] = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    send_at(fx, 100, 1, 6, CISN, 0, SYN, req, strlen(req));
+    send_at(fx, 101, 0, 6, SISN, CISN + 1 + (uint32_t)strlen(req), SYN | ACK, NULL, 0);
+    send_at(fx, 103, 1, 6, CISN + 1 + (uint32_t)strlen(req), SISN + 1, ACK, NULL, 0);
+    uint32_t cseq = CISN + 1 + (uint32_t)strlen(req), sseq = SISN + 1;
+    http_send(fx, 120, 0, &sseq, cseq, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    const struct server_stats *s = server(fx, "10.0.0.1:80");
+    assert_int_equal(s->tcp_connections, 1);
+    assert_int_equal(s->http_requests, 1);
+    assert_int_equal(s->http_codes[200 - HTTP_CODE_MIN], 1);
+    assert_int_equal(hist(fx, "10.0.0.1:80", HIST_HTTP)->sum_ns, 20 * MS);
+    assert_int_equal(s->tcp_retransmits, 0);
+}
+
+/* a request head the parser rejects still gets its 400 counted */
+static void response_to_a_rejected_request_is_counted(void **state)
+{
+    struct fixture *fx = *state;
+    handshake(fx, 100);
+    uint32_t cseq = CISN + 1, sseq = SISN + 1;
+    http_send(fx, 110, 1, &cseq, sseq, "GET / HTTP/1.1\r\nno colon here\r\n\r\n");
+    http_send(fx, 115, 0, &sseq, cseq, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    const struct server_stats *s = server(fx, "10.0.0.1:80");
+    assert_int_equal(s->http_codes[400 - HTTP_CODE_MIN], 1);
+    assert_int_equal(hist(fx, "10.0.0.1:80", HIST_HTTP)->count, 0); /* no latency sample */
+    assert_int_equal(fx->w.dec.errors[DERR_HTTP_BAD_HEADER], 1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -378,6 +410,8 @@ int main(void)
         T(http_pipelined_requests_are_answered_in_order),
         T(http_interim_response_does_not_answer_the_request),
         T(http_response_to_no_request_is_not_counted),
+        T(http_request_in_the_syn),
+        T(response_to_a_rejected_request_is_counted),
     };
 #undef T
     return cmocka_run_group_tests_name("analyzers", tests, NULL, NULL);
