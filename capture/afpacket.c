@@ -214,6 +214,7 @@ int source_afpacket_check(const char *iface, char *err, size_t errlen)
 }
 
 struct source *source_afpacket_open(const char *iface, const char *bpf_filter, int *fanout_group,
+                                    int fanout_prog,
                                     unsigned ring_mb, char *err, size_t errlen)
 {
     if (source_afpacket_check(iface, err, errlen) != 0)
@@ -308,7 +309,8 @@ struct source *source_afpacket_open(const char *iface, const char *bpf_filter, i
         /* the first socket asks the kernel for a group id no one else in
          * this network namespace uses (a fixed id, e.g. from the PID, can
          * meet another program's group: EINVAL), the others join it */
-        int flags = PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG;
+        int flags = (fanout_prog >= 0 ? PACKET_FANOUT_EBPF : PACKET_FANOUT_HASH) |
+                    PACKET_FANOUT_FLAG_DEFRAG;
         int f = *fanout_group >= 0 ? (*fanout_group & 0xffff) | (flags << 16)
                                    : (flags | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
         if (setsockopt(a->fd, SOL_PACKET, PACKET_FANOUT, &f, sizeof f) != 0) {
@@ -322,6 +324,13 @@ struct source *source_afpacket_open(const char *iface, const char *bpf_filter, i
                 goto fail;
             }
             *fanout_group = f & 0xffff;
+            /* the group's program: the kernel keeps its own reference */
+            if (fanout_prog >= 0 &&
+                setsockopt(a->fd, SOL_PACKET, PACKET_FANOUT_DATA, &fanout_prog,
+                           sizeof fanout_prog) != 0) {
+                snprintf(err, errlen, "%s: PACKET_FANOUT_DATA: %s", iface, strerror(errno));
+                goto fail;
+            }
         }
     }
     return &a->base;

@@ -5,7 +5,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "capture/afpacket.h"
 #include "capture/afxdp.h"
 #include "capture/dpdk.h"
 
@@ -73,17 +75,36 @@ static int open_dpdk(struct backend_request *r, struct backends *b, char *err, s
 }
 #endif
 
-/* one fanout socket per worker in a new group */
+#ifndef HAVE_AFXDP /* no libbpf: the kernel's flow hash */
+int afpacket_fanout_prog(char *err, size_t errlen)
+{
+    snprintf(err, errlen, "built without libbpf");
+    return -1;
+}
+#endif
+
+/* one fanout socket per worker in a new group, spread by the innermost
+ * flow of tunnelled frames (capture/bpf/fanout_hash.bpf.c) */
 static int open_afpacket(struct backend_request *r, struct backends *b, char *err, size_t len)
 {
     int group = -1; /* a new fanout group; its id comes back from the first socket */
+    char why[256];
+    int prog = r->workers > 1 ? afpacket_fanout_prog(why, sizeof why) : -1;
+    if (r->workers > 1 && prog < 0 && !r->quiet)
+        fprintf(stderr, "spanwatch: %s: %s; workers share frames by the kernel's flow hash "
+                        "(a tunnel's frames go to one worker)\n", r->iface, why);
     for (unsigned i = 0; i < r->workers; i++) {
-        b->src[i] = source_afpacket_open(r->iface, r->filter, &group, r->buffer_mb, err, len);
+        b->src[i] = source_afpacket_open(r->iface, r->filter, &group, prog, r->buffer_mb, err,
+                                         len);
         if (!b->src[i]) {
             close_all(b, i);
+            if (prog >= 0)
+                close(prog);
             return -1;
         }
     }
+    if (prog >= 0)
+        close(prog);
     source_afpacket_report_iface_drops(b->src[0]);
     return 0;
 }

@@ -125,9 +125,12 @@ struct source *source_pcap_open_live(const char *iface, const char *bpf_filter,
                                      int buffer_mb, char *err, size_t errlen);
 /* afpacket.c: AF_PACKET TPACKET_V3 socket on iface with a ring of ring_mb
  * MiB, in fanout group *fanout_group: NULL none, -1 a new group (the
- * kernel's unique id is written back for the next sockets to join). */
+ * kernel's unique id is written back for the next sockets to join). The
+ * group spreads frames with fanout_prog (a PACKET_FANOUT_EBPF program,
+ * set by the socket that makes the group), or, at -1, the kernel's
+ * symmetric flow hash (PACKET_FANOUT_HASH). */
 struct source *source_afpacket_open(const char *iface, const char *bpf_filter, int *fanout_group,
-                                    unsigned ring_mb, char *err, size_t errlen);
+                                    int fanout_prog, unsigned ring_mb, char *err, size_t errlen);
 /* The interface's own receive drops, rx_dropped + rx_missed_errors from
  * sysfs (the "drop" column of /proc/net/dev, as libpcap reports them):
  * frames the NIC or driver lost before any capture socket or XDP program
