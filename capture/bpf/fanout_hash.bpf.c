@@ -58,6 +58,86 @@ static __always_inline int ether(struct __sk_buff *skb, __u32 *off, __u16 *type)
     return 0;
 }
 
+/* GRE at l4 (maybe ERSPAN): 1 and the next header at *off, *type; 0 not a
+ * payload to follow; -1 cut short */
+static __always_inline int gre(struct __sk_buff *skb, __u32 l4, __u32 *off, __u16 *type)
+{
+    __u8 g[4];
+    if (ld(skb, l4, g, 4))
+        return -1;
+    __u16 pt = ((__u16)g[2] << 8) | g[3];
+    *off = l4 + 4 + ((g[0] & 0x80) ? 4 : 0) + ((g[0] & 0x20) ? 4 : 0) + ((g[0] & 0x10) ? 4 : 0);
+    if (pt == 0x0800 || pt == 0x86dd) {
+        *type = pt;
+        return 1;
+    }
+    if (pt == 0x88be && (g[0] & 0x10)) {
+        *off += 8; /* ERSPAN II */
+    } else if (pt == 0x22eb) {
+        __u8 o;
+        if (ld(skb, *off + 11, &o, 1))
+            return -1;
+        *off += 12 + ((o & 1) ? 8 : 0); /* ERSPAN III */
+    } else if (pt != 0x6558 && pt != 0x88be) {
+        return 0;
+    }
+    return ether(skb, off, type) ? -1 : 1;
+}
+
+/* GTP-U at l4 (the UDP header): a G-PDU's inner IP, past up to two
+ * extension headers */
+static __always_inline int gtpu(struct __sk_buff *skb, __u32 l4, __u32 *off, __u16 *type)
+{
+    __u8 g[2];
+    if (ld(skb, l4 + 8, g, 2) || g[1] != 0xff)
+        return 0;
+    *off = l4 + 16 + ((g[0] & 0x07) ? 4 : 0);
+    if (g[0] & 0x04) {
+        __u8 next;
+        if (ld(skb, *off - 1, &next, 1))
+            return -1;
+        for (int i = 0; i < 2 && next; i++) {
+            __u8 units;
+            if (ld(skb, *off, &units, 1) || !units)
+                return -1;
+            *off += units * 4;
+            if (ld(skb, *off - 1, &next, 1))
+                return -1;
+        }
+    }
+    __u8 nib;
+    if (ld(skb, *off, &nib, 1))
+        return -1;
+    *type = (nib >> 4) == 6 ? 0x86dd : 0x0800;
+    return 1;
+}
+
+/* UDP to a tunnel port: as gre() */
+static __always_inline int udp_tunnel(struct __sk_buff *skb, __u32 l4, __u16 sp, __u16 dp,
+                                      __u32 *off, __u16 *type)
+{
+    if (dp == 4789) { /* VXLAN */
+        *off = l4 + 16;
+        return ether(skb, off, type) ? -1 : 1;
+    }
+    if (dp == 6081) { /* Geneve */
+        __u8 g[4];
+        if (ld(skb, l4 + 8, g, 4))
+            return -1;
+        __u16 pt = ((__u16)g[2] << 8) | g[3];
+        *off = l4 + 16 + (g[0] & 0x3f) * 4;
+        if (pt == 0x6558)
+            return ether(skb, off, type) ? -1 : 1;
+        if (pt != 0x0800 && pt != 0x86dd)
+            return 0;
+        *type = pt;
+        return 1;
+    }
+    if (dp == 2152 || sp == 2152)
+        return gtpu(skb, l4, off, type);
+    return 0;
+}
+
 SEC("socket")
 int fanout_hash(struct __sk_buff *skb)
 {
@@ -132,28 +212,11 @@ int fanout_hash(struct __sk_buff *skb)
             continue;
         }
         if (proto == 47) { /* GRE, maybe ERSPAN */
-            __u8 g[4];
-            if (ld(skb, l4, g, 4))
+            int r = gre(skb, l4, &off, &type);
+            if (r < 0)
                 return 0;
-            __u16 pt = ((__u16)g[2] << 8) | g[3];
-            off = l4 + 4 + ((g[0] & 0x80) ? 4 : 0) + ((g[0] & 0x20) ? 4 : 0) +
-                  ((g[0] & 0x10) ? 4 : 0);
-            if (pt == 0x0800 || pt == 0x86dd) {
-                type = pt;
-                continue;
-            }
-            if (pt == 0x88be && (g[0] & 0x10))
-                off += 8; /* ERSPAN II */
-            else if (pt == 0x22eb) {
-                __u8 o;
-                if (ld(skb, off + 11, &o, 1))
-                    return 0;
-                off += 12 + ((o & 1) ? 8 : 0); /* ERSPAN III */
-            } else if (pt != 0x6558 && pt != 0x88be) {
+            if (r == 0)
                 break;
-            }
-            if (ether(skb, &off, &type))
-                return 0;
             continue;
         }
         if (proto != 6 && proto != 17)
@@ -165,53 +228,11 @@ int fanout_hash(struct __sk_buff *skb)
         ports = (__u32)sp ^ dp;
         if (proto != 17)
             break;
-        if (dp == 4789) { /* VXLAN */
-            off = l4 + 16;
-            if (ether(skb, &off, &type))
-                return 0;
-            continue;
-        }
-        if (dp == 6081) { /* Geneve */
-            __u8 g[4];
-            if (ld(skb, l4 + 8, g, 4))
-                return 0;
-            __u16 pt = ((__u16)g[2] << 8) | g[3];
-            off = l4 + 16 + (g[0] & 0x3f) * 4;
-            if (pt == 0x6558) {
-                if (ether(skb, &off, &type))
-                    return 0;
-            } else if (pt == 0x0800 || pt == 0x86dd) {
-                type = pt;
-            } else {
-                break;
-            }
-            continue;
-        }
-        if (dp == 2152 || sp == 2152) { /* GTP-U G-PDU, no extension headers walked past two */
-            __u8 g[2];
-            if (ld(skb, l4 + 8, g, 2) || g[1] != 0xff)
-                break;
-            off = l4 + 16 + ((g[0] & 0x07) ? 4 : 0);
-            if (g[0] & 0x04) {
-                __u8 next;
-                if (ld(skb, off - 1, &next, 1))
-                    return 0;
-                for (int i = 0; i < 2 && next; i++) {
-                    __u8 units;
-                    if (ld(skb, off, &units, 1) || !units)
-                        return 0;
-                    off += units * 4;
-                    if (ld(skb, off - 1, &next, 1))
-                        return 0;
-                }
-            }
-            __u8 nib;
-            if (ld(skb, off, &nib, 1))
-                return 0;
-            type = (nib >> 4) == 6 ? 0x86dd : 0x0800;
-            continue;
-        }
-        break;
+        int r = udp_tunnel(skb, l4, sp, dp, &off, &type);
+        if (r < 0)
+            return 0;
+        if (r == 0)
+            break;
     }
     return mix((a + b) ^ mix(ports ^ ((__u32)proto << 16)));
 }

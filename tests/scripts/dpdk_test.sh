@@ -20,10 +20,17 @@ pcaps=$src/tests/pcaps
 eal="--no-huge --no-pci -m 512 --file-prefix=sw$$"
 packets() { awk '/^spanwatch_packets_total/ {s += $NF} END {print s + 0}'; }
 
+# The generated captures are sent (or, net_pcap, read) at top speed, not
+# at their recorded pace: a query retransmitted 1 s after the original
+# (same IP ID, same bytes: scapy's) then arrives microseconds after it,
+# which is what a SPAN duplicate is. De-duplication is not what these
+# tests are about: off here, and in the replays they are compared with.
+printf 'limits:\n  dedup_window: 0\n' > "$tmp/nodedup.yaml"
+
 # 1. net_pcap
 port=$((19900 + RANDOM % 90))
 want=$(tshark -r "$pcaps/analyzers.pcap" 2>/dev/null | wc -l)
-"$sw" --backend dpdk -w 1 --dpdk-args "$eal --vdev=net_pcap0,rx_pcap=$pcaps/analyzers.pcap" \
+"$sw" --backend dpdk -w 1 -c "$tmp/nodedup.yaml" --dpdk-args "$eal --vdev=net_pcap0,rx_pcap=$pcaps/analyzers.pcap" \
     --web.listen-address "127.0.0.1:$port" --metrics-out "$tmp/pcap.prom" 2> "$tmp/err1" &
 pid=$!
 n=0
@@ -36,8 +43,8 @@ kill "$pid"; wait "$pid"; rc=$?; pid=
 [ "$rc" = 0 ] && ok "net_pcap: exit 0 on SIGTERM" || bad "net_pcap: exit $rc: $(grep -v '^EAL' "$tmp/err1" | tail -3)"
 [ "$(packets < "$tmp/pcap.prom")" = "$want" ] && ok "net_pcap: $want frames, as tshark counts in the file" ||
     bad "net_pcap: $(packets < "$tmp/pcap.prom") frames, tshark $want"
-"$sw" -q -r "$pcaps/analyzers.pcap" --metrics-out "$tmp/r1.prom"
-"$sw" -q -r "$pcaps/http.pcap" --metrics-out "$tmp/r2.prom"
+"$sw" -q -r "$pcaps/analyzers.pcap" -c "$tmp/nodedup.yaml" --metrics-out "$tmp/r1.prom"
+"$sw" -q -r "$pcaps/http.pcap" -c "$tmp/nodedup.yaml" --metrics-out "$tmp/r2.prom"
 out=$(/usr/bin/python3 "$src/tests/scripts/compare_counters.py" "$tmp/pcap.prom" "$tmp/r1.prom") &&
     ok "net_pcap: $out from a replay" || bad "net_pcap: $out"
 
@@ -50,7 +57,7 @@ N ip link set lo up
 N ip link set spA up
 N ip link set spB up
 N ethtool -K spA tso off gso off gro off >/dev/null 2>&1
-ip netns exec "$ns" "$sw" --backend dpdk -w 2 \
+ip netns exec "$ns" "$sw" --backend dpdk -w 2 -c "$tmp/nodedup.yaml" \
     --dpdk-args "$eal --vdev=net_af_packet0,iface=spB,qpairs=2" \
     --web.listen-address none --metrics-out "$tmp/afp.prom" 2> "$tmp/err2" &
 pid=$!

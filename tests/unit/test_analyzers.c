@@ -393,6 +393,24 @@ static void response_to_a_rejected_request_is_counted(void **state)
     assert_int_equal(fx->w.dec.errors[DERR_HTTP_BAD_HEADER], 1);
 }
 
+/* CONNECT: the request and its 200 are counted, then the tunnel's bytes
+ * are not HTTP */
+static void connect_and_its_response_are_counted(void **state)
+{
+    struct fixture *fx = *state;
+    handshake(fx, 100);
+    uint32_t cseq = CISN + 1, sseq = SISN + 1;
+    http_send(fx, 110, 1, &cseq, sseq, "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n");
+    http_send(fx, 112, 0, &sseq, cseq, "HTTP/1.1 200 Connection established\r\n\r\n");
+    http_send(fx, 113, 1, &cseq, sseq, "\x16\x03\x01 not http at all\r\n\r\n");
+    http_send(fx, 114, 0, &sseq, cseq, "HTTP/1.1 500 lookalike inside the tunnel\r\n\r\n");
+    const struct server_stats *s = server(fx, "10.0.0.1:80");
+    assert_int_equal(s->http_requests, 1);
+    assert_int_equal(s->http_codes[200 - HTTP_CODE_MIN], 1);
+    assert_int_equal(s->http_codes[500 - HTTP_CODE_MIN], 0);
+    assert_int_equal(hist(fx, "10.0.0.1:80", HIST_HTTP)->sum_ns, 2 * MS);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -412,6 +430,7 @@ int main(void)
         T(http_response_to_no_request_is_not_counted),
         T(http_request_in_the_syn),
         T(response_to_a_rejected_request_is_counted),
+        T(connect_and_its_response_are_counted),
     };
 #undef T
     return cmocka_run_group_tests_name("analyzers", tests, NULL, NULL);
