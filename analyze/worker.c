@@ -153,7 +153,7 @@ static void decode_stage(struct worker *w, const struct sw_packet *p, struct sta
     s->hash = flow_key_hash(&s->k);
     s->ident = 0;
     if (w->dedup.window_ns && !d->reassembled) {
-        s->ident = decode_identity(d);
+        s->ident = decode_identity(d, s->hash);
         __builtin_prefetch(dedup_slot(&w->dedup, s->ident));
     }
     __builtin_prefetch(&w->flows.index[s->hash & w->flows.mask]);

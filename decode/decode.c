@@ -5,6 +5,7 @@
 #include "decode/decode.h"
 
 #include <netinet/in.h>
+#include <string.h>
 
 #define DLT_EN10MB_VALUE 1 /* pcap/dlt.h DLT_EN10MB */
 
@@ -176,36 +177,37 @@ enum decode_status decode_packet(struct decoder *d, const uint8_t *data, uint32_
     }
 }
 
-static inline uint64_t mix(uint64_t h, uint64_t v)
+uint64_t decode_identity(const struct decoded *d, uint32_t flow_hash)
 {
-    h ^= v * 0x9e3779b97f4a7c15ull;
-    return (h << 27 | h >> 37) * 0xbf58476d1ce4e5b9ull;
-}
-
-uint64_t decode_identity(const struct decoded *d)
-{
+    /* what a copy shares with its original, beyond its flow (addresses,
+     * ports, protocol, VNI: flow_hash): independent products of the
+     * fields, folded once at the end */
     const struct ip_result *ip = &d->ip;
-    uint64_t h = mix(load_u64(ip->src.b) ^ load_u64(ip->dst.b + 8), load_u64(ip->src.b + 8));
-    h = mix(h, load_u64(ip->dst.b) ^ ((uint64_t)ip->proto << 56 | (uint64_t)d->vni << 24));
     /* IPv4: the ID changes with every datagram a sender makes */
-    h = mix(h, (uint64_t)ip->frag_id << 32 | ip->payload_len);
+    uint64_t z = ((uint64_t)ip->frag_id << 32 | ip->payload_len) ^ (uint64_t)flow_hash << 16;
+    uint64_t u = 0, v = 0;
     if (d->l4 == 6) {
         const struct tcp_result *t = &d->tcp;
-        h = mix(h, (uint64_t)t->sport << 48 | (uint64_t)t->dport << 32 | t->seq);
-        h = mix(h, (uint64_t)t->ack << 32 | (uint64_t)t->window << 16 | t->flags);
-        h = mix(h, (uint64_t)t->tsval << 32 | t->tsecr);
+        u = ((uint64_t)t->seq << 32 | t->ack) * 0xbf58476d1ce4e5b9ull;
+        v = ((uint64_t)t->tsval << 32 | ((uint32_t)t->window << 16 | t->flags)) ^ t->tsecr;
     } else if (d->l4 == 17) {
-        const struct udp_result *u = &d->udp;
-        h = mix(h, (uint64_t)u->sport << 48 | (uint64_t)u->dport << 32 | u->length);
-        /* no sequence numbers: the payload's first bytes stand for it */
-        size_t n = u->payload.len < 64 ? u->payload.len : 64;
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8)
-            h = mix(h, load_u64(u->payload.p + i));
-        uint64_t last = 0;
-        for (; i < n; i++)
-            last = last << 8 | u->payload.p[i];
-        h = mix(h, last);
+        /* no sequence numbers: the payload's first 16 bytes stand for them
+         * (a DNS header and the start of its question) */
+        const struct bytes *p = &d->udp.payload;
+        if (p->len >= 16) {
+            u = load_u64(p->p);
+            v = load_u64(p->p + 8);
+        } else {
+            uint8_t head[16] = { 0 };
+            memcpy(head, p->p, p->len);
+            u = load_u64(head);
+            v = load_u64(head + 8);
+        }
+        u *= 0xbf58476d1ce4e5b9ull;
     }
+    uint64_t h = u ^ (z + v) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    h *= 0xd6e8feb86659fd93ull;
+    h ^= h >> 29;
     return h | 1;
 }

@@ -177,7 +177,8 @@ enum decode_status decode_packet(struct decoder *d, const uint8_t *data, uint32_
                                  uint32_t wirelen, struct decoded *out);
 /* A decoded TCP/UDP packet's identity for SPAN de-duplication (see
  * flow/dedup.h): what a copy shares with its original and a retransmission
- * does not. Never 0. */
-uint64_t decode_identity(const struct decoded *d);
+ * does not, given the hash of its flow key (addresses, ports, protocol,
+ * VNI). Never 0. */
+uint64_t decode_identity(const struct decoded *d, uint32_t flow_hash);
 
 #endif
