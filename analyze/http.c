@@ -160,10 +160,16 @@ static size_t http_head(struct deliver_ctx *c, struct bytes v)
         w->dec.errors[err]++;
         md->state = MS_RESYNC;
         md->first_byte_ns = 0;
-        /* a request the parser rejected still gets a response: counted
-         * under its status code when it comes (no latency sample) */
-        if (request && fa->rejected < UINT8_MAX)
-            fa->rejected++;
+        /* a request the parser rejected (it began like one) is still a
+         * request, and its response is counted under its status code when
+         * it comes (no latency sample: the head was never complete) */
+        if (request && http_looks_like_request(v)) {
+            struct server_stats *s = server_for_sample(&w->servers, http_server_of(fa));
+            s->seen_http = 1;
+            s->http_requests++;
+            if (fa->rejected < UINT8_MAX)
+                fa->rejected++;
+        }
         return v.len;
     case HTTP_COMPLETE:
         break;

@@ -388,6 +388,7 @@ static void response_to_a_rejected_request_is_counted(void **state)
     http_send(fx, 110, 1, &cseq, sseq, "GET / HTTP/1.1\r\nno colon here\r\n\r\n");
     http_send(fx, 115, 0, &sseq, cseq, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
     const struct server_stats *s = server(fx, "10.0.0.1:80");
+    assert_int_equal(s->http_requests, 1);
     assert_int_equal(s->http_codes[400 - HTTP_CODE_MIN], 1);
     assert_int_equal(hist(fx, "10.0.0.1:80", HIST_HTTP)->count, 0); /* no latency sample */
     assert_int_equal(fx->w.dec.errors[DERR_HTTP_BAD_HEADER], 1);
