@@ -49,6 +49,7 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, int lin
     w->dec.linktype = linktype;
     w->dec.reassemble = reassemble;
     w->dec.reassemble_ctx = w;
+    decoder_set_vxlan_ports(&w->dec, cfg->vxlan_ports, cfg->n_vxlan_ports);
     w->frags = frag_table_create(cfg->max_frag_datagrams, cfg->frag_timeout_ns);
     if (!w->frags || dedup_init(&w->dedup, cfg->dedup_window_ns) != 0) {
         worker_free(w);

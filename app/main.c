@@ -50,13 +50,14 @@ static int load_configs(const struct options *o, struct config *cfg, struct web_
 }
 
 /* the back end --backend names; afxdp may set the worker count */
-static int open_capture(struct options *o, struct backends *be)
+static int open_capture(struct options *o, const struct config *cfg, struct backends *be)
 {
     char err[1024];
     struct backend_request r = {
         .name = o->backend, .read_file = o->read_file, .iface = o->iface, .filter = o->filter,
         .xdp_mode = o->xdp_mode, .dpdk_args = o->dpdk_args, .buffer_mb = o->buffer_mb,
         .workers = o->workers, .workers_given = o->workers_given, .quiet = o->quiet,
+        .vxlan_ports = cfg->vxlan_ports, .n_vxlan_ports = cfg->n_vxlan_ports,
     };
     int rc = backends_open(&r, be, err, sizeof err);
     if (rc != 0) {
@@ -151,7 +152,7 @@ int main(int argc, char **argv)
     /* before the capture is opened: a SIGTERM during set-up (DPDK's EAL,
      * large tables) then ends the run cleanly, with final metrics */
     app_install_signals();
-    if ((rc = open_capture(&o, &app.be)) != 0)
+    if ((rc = open_capture(&o, &cfg, &app.be)) != 0)
         return rc;
     if ((o.alerts_out && !(alerts_out = open_output("--alerts-out", o.alerts_out))) ||
         (rc = app_init(&app, &o, &cfg, alerts_out)) != 0 ||

@@ -126,6 +126,7 @@ int pool_init(struct pool *p, unsigned n, const struct config *cfg, int linktype
               int live)
 {
     memset(p, 0, sizeof *p);
+    decoder_set_vxlan_ports(&p->scratch, cfg->vxlan_ports, cfg->n_vxlan_ports);
     p->n = n;
     p->lossless = lossless;
     p->live = live;

@@ -76,8 +76,10 @@ static int open_dpdk(struct backend_request *r, struct backends *b, char *err, s
 #endif
 
 #ifndef HAVE_AFXDP /* no libbpf: the kernel's flow hash */
-int afpacket_fanout_prog(char *err, size_t errlen)
+int afpacket_fanout_prog(const uint16_t *vxlan_ports, unsigned n, char *err, size_t errlen)
 {
+    (void)vxlan_ports;
+    (void)n;
     snprintf(err, errlen, "built without libbpf");
     return -1;
 }
@@ -89,7 +91,9 @@ static int open_afpacket(struct backend_request *r, struct backends *b, char *er
 {
     int group = -1; /* a new fanout group; its id comes back from the first socket */
     char why[256];
-    int prog = r->workers > 1 ? afpacket_fanout_prog(why, sizeof why) : -1;
+    int prog = r->workers > 1 ? afpacket_fanout_prog(r->vxlan_ports, r->n_vxlan_ports, why,
+                                                     sizeof why)
+                              : -1;
     if (r->workers > 1 && prog < 0 && !r->quiet)
         fprintf(stderr, "spanwatch: %s: %s; workers share frames by the kernel's flow hash "
                         "(a tunnel's frames go to one worker)\n", r->iface, why);

@@ -38,6 +38,8 @@ struct backend_request {
     unsigned buffer_mb;
     unsigned workers;          /* in: wanted; out: afxdp sets it to the RX queues */
     int workers_given;         /* -w was given (afxdp then refuses another count) */
+    const uint16_t *vxlan_ports; /* afpacket's fanout program: tunnels.vxlan_ports */
+    unsigned n_vxlan_ports;
     int quiet;
 };
 

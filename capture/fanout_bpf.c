@@ -13,11 +13,18 @@
 #include "capture/afpacket.h"
 #include "fanout_hash.skel.h"
 
-int afpacket_fanout_prog(char *err, size_t errlen)
+int afpacket_fanout_prog(const uint16_t *vxlan_ports, unsigned n, char *err, size_t errlen)
 {
-    struct fanout_hash_bpf *skel = fanout_hash_bpf__open_and_load();
+    struct fanout_hash_bpf *skel = fanout_hash_bpf__open();
     if (!skel) {
+        snprintf(err, errlen, "cannot open the fanout program: %s", strerror(errno));
+        return -1;
+    }
+    for (unsigned i = 0; i < 4 && n; i++)
+        skel->rodata->vxlan_ports[i] = vxlan_ports[i < n ? i : 0];
+    if (fanout_hash_bpf__load(skel) != 0) {
         snprintf(err, errlen, "cannot load the fanout program: %s", strerror(errno));
+        fanout_hash_bpf__destroy(skel);
         return -1;
     }
     /* the group keeps its own reference once attached: hand out a copy of

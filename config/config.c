@@ -25,6 +25,8 @@ void config_defaults(struct config *c)
     c->max_stream_buffers = 4096;
     c->dns_timeout_ns = 5000000000ull;
     c->dedup_window_ns = 500000ull;
+    c->n_vxlan_ports = 1;
+    c->vxlan_ports[0] = 4789;
     c->tcp_handshake_timeout_ns = 3000000000ull;
     c->tcp_idle_timeout_ns = 300000000000ull;
     c->udp_idle_timeout_ns = 60000000000ull;
@@ -67,6 +69,8 @@ int config_same_capture(const struct config *a, const struct config *b)
            a->udp_idle_timeout_ns == b->udp_idle_timeout_ns &&
            a->closed_flow_timeout_ns == b->closed_flow_timeout_ns &&
            a->frag_timeout_ns == b->frag_timeout_ns && a->dedup_window_ns == b->dedup_window_ns &&
+           a->n_vxlan_ports == b->n_vxlan_ports &&
+           !memcmp(a->vxlan_ports, b->vxlan_ports, sizeof a->vxlan_ports) &&
            a->n_servers == b->n_servers &&
            !memcmp(a->servers, b->servers, a->n_servers * sizeof a->servers[0]);
 }
@@ -121,6 +125,39 @@ static int load_dedup_window(struct yaml_ctx *cx, const yaml_node_t *v, uint64_t
     if (*out > 1000000000ull)
         return yaml_error(cx, v, "limits.dedup_window: at most 1s (copies from a SPAN session "
                                  "arrive microseconds apart)");
+    return 0;
+}
+
+/* tunnels: { vxlan_ports: [4789, 8472] } */
+static int load_tunnels(struct yaml_ctx *cx, yaml_node_t *m, struct config *c)
+{
+    if (m->type != YAML_MAPPING_NODE)
+        return yaml_error(cx, m, "tunnels: expected a mapping");
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
+        const char *key = yaml_scalar(k);
+        if (!key || strcmp(key, "vxlan_ports"))
+            return yaml_error(cx, k, "tunnels: unknown key '%s' (known: vxlan_ports)",
+                              key ? key : "");
+        if (v->type != YAML_SEQUENCE_NODE)
+            return yaml_error(cx, v, "tunnels.vxlan_ports: expected a list of ports");
+        unsigned n = 0;
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+             it++) {
+            yaml_node_t *e = yaml_document_get_node(cx->doc, *it);
+            uint32_t port;
+            if (n == CONFIG_MAX_VXLAN_PORTS)
+                return yaml_error(cx, e, "tunnels.vxlan_ports: at most %d ports",
+                                  CONFIG_MAX_VXLAN_PORTS);
+            if (yaml_get_uint(cx, e, "tunnels.vxlan_ports", 1, 65535, &port))
+                return -1;
+            c->vxlan_ports[n++] = (uint16_t)port;
+        }
+        if (!n)
+            return yaml_error(cx, v, "tunnels.vxlan_ports: give at least one port");
+        c->n_vxlan_ports = n;
+    }
     return 0;
 }
 
@@ -412,10 +449,12 @@ int config_load(const char *path, struct config *out, char *err, size_t errlen)
             r = config_load_alertmanager(&cx, v, c);
         else if (!strcmp(key, "fault_domain"))
             r = config_load_fault_domain(&cx, v, c);
+        else if (!strcmp(key, "tunnels"))
+            r = load_tunnels(&cx, v, c);
         else
             r = yaml_error(&cx, k,
                           "unknown top-level key '%s' (known: limits, servers, rules, "
-                          "fault_domain, alertmanager)", key);
+                          "fault_domain, alertmanager, tunnels)", key);
         if (r)
             goto done;
     }

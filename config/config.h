@@ -16,6 +16,7 @@
 
 #define CONFIG_MAX_SERVER_GROUPS 256
 #define CONFIG_NAME_MAX 64
+#define CONFIG_MAX_VXLAN_PORTS 4
 
 /* One `servers:` entry: traffic to a matching server gets this name as its
  * server label. All given match fields must match. */
@@ -76,6 +77,10 @@ struct config {
     uint64_t closed_flow_timeout_ns; /* flows whose conversation ended (0: idle timeouts only) */
     uint64_t frag_timeout_ns;
     uint64_t dedup_window_ns;        /* SPAN duplicates dropped within it; 0 = off */
+    /* tunnels: UDP ports VXLAN arrives on (4789, IANA's, by default; Linux's
+     * old 8472 is common) */
+    unsigned n_vxlan_ports;
+    uint16_t vxlan_ports[CONFIG_MAX_VXLAN_PORTS];
     unsigned n_servers;
     struct server_group servers[CONFIG_MAX_SERVER_GROUPS];
     unsigned n_rules;

@@ -70,8 +70,11 @@ static enum decode_status unwrapped(struct decoder *d, struct decoded *out, enum
 static int udp_tunnel(const struct decoder *d, const struct udp_result *u, struct encap_result *er,
                       enum decode_error *e)
 {
-    uint16_t vxlan = d->vxlan_port ? d->vxlan_port : UDP_PORT_VXLAN;
-    if (u->dport == vxlan)
+    uint16_t p = u->dport;
+    /* decoder_set_vxlan_ports() repeats the first port in unused entries */
+    if (p == (d->vxlan_ports[0] ? d->vxlan_ports[0] : UDP_PORT_VXLAN) ||
+        (d->vxlan_ports[1] &&
+         (p == d->vxlan_ports[1] || p == d->vxlan_ports[2] || p == d->vxlan_ports[3])))
         *e = vxlan_parse(u->payload, er);
     else if (u->dport == UDP_PORT_GENEVE)
         *e = geneve_parse(u->payload, er);

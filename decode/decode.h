@@ -168,13 +168,19 @@ struct decoder {
      * (counted by it) */
     enum decode_status (*reassemble)(void *ctx, const struct ip_result *ip, struct bytes *l4);
     void *reassemble_ctx;
-    uint16_t vxlan_port;          /* UDP port of VXLAN (4789 unless configured) */
+    uint16_t vxlan_ports[4];      /* UDP ports of VXLAN; all 0: 4789 */
     uint64_t encap[ENCAP_COUNT];  /* frames unwrapped, by type */
     uint64_t errors[DERR_COUNT];
 };
 
 enum decode_status decode_packet(struct decoder *d, const uint8_t *data, uint32_t caplen,
                                  uint32_t wirelen, struct decoded *out);
+/* The UDP ports VXLAN arrives on (1 to 4; none: 4789). */
+static inline void decoder_set_vxlan_ports(struct decoder *d, const uint16_t *ports, unsigned n)
+{
+    for (unsigned i = 0; i < 4; i++)
+        d->vxlan_ports[i] = n ? ports[i < n ? i : 0] : 0;
+}
 /* A decoded TCP/UDP packet's identity for SPAN de-duplication (see
  * flow/dedup.h): what a copy shares with its original and a retransmission
  * does not, given the hash of its flow key (addresses, ports, protocol,

@@ -24,6 +24,9 @@
 
 #define MAX_ENCAP 4
 
+/* the UDP ports VXLAN arrives on (tunnels.vxlan_ports), set before load */
+const volatile __u16 vxlan_ports[4] = { 4789, 4789, 4789, 4789 };
+
 static __always_inline int ld(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
 {
     return bpf_skb_load_bytes_relative(skb, off, to, len, BPF_HDR_START_MAC);
@@ -116,7 +119,8 @@ static __always_inline int gtpu(struct __sk_buff *skb, __u32 l4, __u32 *off, __u
 static __always_inline int udp_tunnel(struct __sk_buff *skb, __u32 l4, __u16 sp, __u16 dp,
                                       __u32 *off, __u16 *type)
 {
-    if (dp == 4789) { /* VXLAN */
+    if (dp == vxlan_ports[0] || dp == vxlan_ports[1] || dp == vxlan_ports[2] ||
+        dp == vxlan_ports[3]) { /* VXLAN */
         *off = l4 + 16;
         return ether(skb, off, type) ? -1 : 1;
     }

@@ -79,6 +79,16 @@ with tempfile.TemporaryDirectory() as tmp:
                 check(all("@vni" + vni + '"' in l for l in got.splitlines()
                           if 'server="' in l and not l.startswith("#")),
                       "%s %s: servers labelled with their network @vni%s" % (base, kind, vni))
+        # VXLAN on a configured port: unwrapped only when tunnels.vxlan_ports says so
+        ports = os.path.join(tmp, "ports.yaml")
+        open(ports, "w").write("tunnels:\n  vxlan_ports: [4789, 8472]\n")
+        got = metrics(os.path.join(out, "vxlan-8472.pcap"), "-c", ports)
+        check(servers(got) == want_srv and
+              value(got, 'spanwatch_encap_packets_total{type="vxlan"}') == n,
+              "%s vxlan on 8472 with tunnels.vxlan_ports [4789, 8472]: unwrapped" % base)
+        got = metrics(os.path.join(out, "vxlan-8472.pcap"))
+        check(value(got, 'spanwatch_encap_packets_total{type="vxlan"}') == 0,
+              "%s vxlan on 8472 by default: plain UDP, not unwrapped" % base)
         deep = metrics(os.path.join(out, "deep.pcap"))
         check(value(deep, 'spanwatch_decode_errors_total{layer="encap",reason="too_deep"}') == n,
               "%s deep: every frame is encap/too_deep" % base)

@@ -11,6 +11,7 @@ from"), one capture per kind in OUTDIR/KIND.pcap, timestamps kept:
   erspan2   Ethernet / IPv4 / GRE 0x88BE + sequence / ERSPAN II / Ethernet
   erspan3   Ethernet / IPv4 / GRE 0x22EB / ERSPAN III + platform sub-header / Ethernet
   vxlan     Ethernet / IPv4 / UDP 4789 / VXLAN (VNI 1001) / Ethernet
+  vxlan-8472  the same on UDP 8472 (Linux's old default: tunnels.vxlan_ports)
   geneve    Ethernet / IPv6 / UDP 6081 / Geneve (VNI 2002, an option) / Ethernet
   ipip      Ethernet / IPv4 / IP (4in4 for IPv4, 6in4 for IPv6 inner packets)
   ip6ip     Ethernet / IPv6 / IP (4in6, 6in6)
@@ -73,8 +74,8 @@ def wrap(kind, p, fwd, seq):
     if kind == "erspan3":
         return outer4(fwd) / GRE(proto=0x22eb, seqnum_present=1, seqence_number=seq) / \
             ERSPAN_III(session_id=5, o=1) / ERSPAN_PlatformSpecific(platf_id=3) / eth
-    if kind == "vxlan":
-        return outer4(fwd) / UDP(sport=49152 + seq % 1000, dport=4789) / \
+    if kind in ("vxlan", "vxlan-8472"):
+        return outer4(fwd) / UDP(sport=49152 + seq % 1000, dport=4789 if kind == "vxlan" else 8472) / \
             VXLAN(vni=1001, flags=0x08) / eth
     if kind == "geneve":
         return outer6(fwd) / UDP(sport=49152 + seq % 1000, dport=6081) / \
@@ -101,7 +102,8 @@ def wrap(kind, p, fwd, seq):
     raise SystemExit("gen_encap: unknown kind " + kind)
 
 
-KINDS = ["mpls", "pppoe", "gre", "gre6", "erspan1", "erspan2", "erspan3", "vxlan", "geneve",
+KINDS = ["mpls", "pppoe", "gre", "gre6", "erspan1", "erspan2", "erspan3", "vxlan", "vxlan-8472",
+         "geneve",
          "ipip", "ip6ip", "gtpu", "vlan-vxlan", "gre-gre", "deep"]
 
 
