@@ -44,17 +44,19 @@ static void tcp_new_connection(struct worker *w, struct flow *f, uint8_t dir,
 }
 
 /* TCP Fast Open (RFC 7413): data on a SYN (or SYN-ACK) is stream data; it
- * starts after the SYN's own sequence number. A SYN retransmitted with its
- * data delivers nothing twice (the stream has it). */
-static void syn_data(struct worker *w, struct flow *f, uint8_t dir, const struct tcp_result *t)
+ * starts after the SYN's own sequence number: *syn_t is t moved past it,
+ * for the payload step of analyze_tcp() (one call site keeps the stream
+ * code inlined there). A SYN retransmitted with its data delivers nothing
+ * twice (the stream has it). */
+static const struct tcp_result *syn_data(struct flow_app *fa, uint8_t dir,
+                                         const struct tcp_result *t, struct tcp_result *syn_t)
 {
-    struct flow_app *fa = flow_app(f);
-    struct tcp_result d = *t;
-    d.seq = t->seq + 1;
-    uint32_t end = d.seq + t->payload_len;
+    *syn_t = *t;
+    syn_t->seq = t->seq + 1;
+    uint32_t end = syn_t->seq + t->payload_len;
     if (tcp_seq_lt(fa->next_seq[dir], end))
         fa->next_seq[dir] = end;
-    stream_payload(w, f, dir, &d);
+    return syn_t;
 }
 
 #define OOO_DEFAULT_T (3000000u >> 10) /* 3 ms */
@@ -126,6 +128,7 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
     const struct tcp_result *t = &d->tcp;
     struct flow_app *fa = flow_app(f);
     uint8_t fl = t->flags;
+    struct tcp_result syn_t;
 
     if ((fl & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
         bool same_attempt = fa->tcp_state != TCPS_NONE && dir == fa->client_dir &&
@@ -138,9 +141,10 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
             tcp_new_connection(w, f, dir, t);
         else if (same_attempt && fa->tcp_state == TCPS_SYN_SENT)
             fa->rtt_t = time_t10(w->pkt_ns) | 1;
-        if (t->payload_len && fa->server)
-            syn_data(w, f, dir, t);
-        return;
+        if (!t->payload_len || !fa->server)
+            return;
+        t = syn_data(fa, dir, t, &syn_t);
+        goto payload;
     }
     if (!fa->server) {
         /* picked up mid-connection: the SYN-ACK sender, else the lower port,
@@ -179,8 +183,10 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
             fa->next_seq[dir] = t->seq + 1;
             fa->seq_valid[dir] = 1;
             stream_sync(&fa->stream[dir], t->seq + 1);
-            if (t->payload_len)
-                syn_data(w, f, dir, t);
+            if (t->payload_len) {
+                t = syn_data(fa, dir, t, &syn_t);
+                goto payload;
+            }
         }
         return;
     }
@@ -195,6 +201,7 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
     tcp_track_seq(w, fa, dir, t);
     if ((fl & TCP_ACK) && (fa->app == APP_HTTP || fa->app == APP_DNS))
         stream_peer_ack(w, f, dir, t->ack);
+payload:
     if (t->payload_len)
         stream_payload(w, f, dir, t);
     if (fl & TCP_FIN) {

@@ -85,26 +85,18 @@ static int udp_tunnel(const struct decoder *d, const struct udp_result *u, struc
     return 1;
 }
 
-enum decode_status decode_packet(struct decoder *d, const uint8_t *data, uint32_t caplen,
-                                 uint32_t wirelen, struct decoded *out)
+/* The rare frames: an encapsulation was found (e, *er: its parser's
+ * result); unwrap it and decode on, layer by layer, up to ENCAP_MAX_DEPTH
+ * deep. Kept out of decode_packet() so the plain path stays straight. */
+static __attribute__((noinline)) enum decode_status
+decode_inner(struct decoder *d, struct decoded *out, bool wire_truncated, enum decode_error e,
+             struct encap_result er)
 {
-    struct bytes frame = bytes_make(data, caplen);
-    bool wire_truncated = wirelen > caplen;
-    enum decode_error e;
-    struct encap_result er;
     enum decode_status st;
+    uint16_t type;
+    struct bytes next;
 
-    e = l2_parse(d->linktype, frame, &out->l2);
-    if (e != DECODE_OK)
-        return fail(d, e);
-    out->reassembled = false;
-    out->depth = 0;
-    out->has_vni = false;
-    out->vni = 0;
-    out->vlan = out->l2.nvlan ? out->l2.vlan[0] : 0;
-    uint16_t type = out->l2.ethertype;
-    struct bytes next = out->l2.payload;
-
+    goto encap;
     for (;;) {
         /* the network layer, or an encapsulation below it */
         switch (type) {
@@ -180,6 +172,89 @@ enum decode_status decode_packet(struct decoder *d, const uint8_t *data, uint32_
     }
 }
 
+/* flatten: the parsers of the plain path are inlined here, though
+ * decode_inner() calls them too */
+__attribute__((flatten)) enum decode_status decode_packet(struct decoder *d, const uint8_t *data,
+                                                          uint32_t caplen, uint32_t wirelen,
+                                                          struct decoded *out)
+{
+    struct bytes frame = bytes_make(data, caplen);
+    bool wire_truncated = wirelen > caplen;
+    enum decode_error e;
+    struct encap_result er;
+
+    e = l2_parse(d->linktype, frame, &out->l2);
+    if (e != DECODE_OK)
+        return fail(d, e);
+    out->reassembled = false;
+    out->depth = 0;
+    out->has_vni = false;
+    out->vni = 0;
+    out->vlan = out->l2.nvlan ? out->l2.vlan[0] : 0;
+
+    /* the plain path: IP, maybe reassembled, TCP or UDP; an encapsulation
+     * found on the way goes to decode_inner() */
+    switch (out->l2.ethertype) {
+    case 0x0800:
+        e = ipv4_parse(out->l2.payload, wire_truncated, &out->ip);
+        break;
+    case 0x86dd:
+        e = ipv6_parse(out->l2.payload, wire_truncated, &out->ip);
+        break;
+    case 0x8847:
+    case 0x8848:
+        return decode_inner(d, out, wire_truncated, mpls_parse(out->l2.payload, &er), er);
+    case 0x8864:
+        return decode_inner(d, out, wire_truncated, pppoe_parse(out->l2.payload, &er), er);
+    default:
+        return DECODE_STATUS_NOT_IP;
+    }
+    if (e != DECODE_OK)
+        return fail(d, e);
+
+    struct bytes l4 = out->ip.payload;
+    uint32_t l4_len = out->ip.payload_len;
+    if (out->ip.fragment) {
+        /* the caller's reassembly (state lives there, not here) */
+        if (!d->reassemble)
+            return DECODE_STATUS_FRAG_HELD;
+        enum decode_status st = d->reassemble(d->reassemble_ctx, &out->ip, &l4);
+        if (st != DECODE_STATUS_L4)
+            return st;
+        out->reassembled = true;
+        l4_len = (uint32_t)l4.len;
+        out->ip.payload = l4;
+        out->ip.payload_len = l4_len;
+        out->ip.fragment = false;
+    }
+
+    out->l4 = out->ip.proto;
+    switch (out->ip.proto) {
+    case IPPROTO_TCP:
+        e = tcp_parse(l4, l4_len, &out->tcp);
+        break;
+    case IPPROTO_UDP:
+        e = udp_parse(l4, l4_len, &out->udp);
+        if (e == DECODE_OK && udp_tunnel(d, &out->udp, &er, &e))
+            return decode_inner(d, out, wire_truncated, e, er);
+        break;
+    case IPPROTO_IPIP:
+    case IPPROTO_IPV6:
+        er = (struct encap_result){ .type = ENCAP_IPIP, .payload = l4,
+                                    .inner = out->ip.proto == IPPROTO_IPIP ? INNER_IPV4
+                                                                            : INNER_IPV6 };
+        return decode_inner(d, out, wire_truncated, DECODE_OK, er);
+    case IPPROTO_GRE:
+        e = gre_parse(l4, &er);
+        return decode_inner(d, out, wire_truncated, e, er);
+    default:
+        return DECODE_STATUS_L4;
+    }
+    if (e != DECODE_OK)
+        return fail(d, e);
+    return DECODE_STATUS_L4;
+}
+
 uint64_t decode_identity(const struct decoded *d, uint32_t flow_hash)
 {
     /* what a copy shares with its original, beyond its flow (addresses,
@@ -193,18 +268,20 @@ uint64_t decode_identity(const struct decoded *d, uint32_t flow_hash)
         const struct tcp_result *t = &d->tcp;
         u = ((uint64_t)t->seq << 32 | t->ack) * 0xbf58476d1ce4e5b9ull;
         v = ((uint64_t)t->tsval << 32 | ((uint32_t)t->window << 16 | t->flags)) ^ t->tsecr;
-    } else if (d->l4 == 17) {
-        /* no sequence numbers: the payload's first 16 bytes stand for them
-         * (a DNS header and the start of its question) */
-        const struct bytes *p = &d->udp.payload;
-        if (p->len >= 16) {
-            u = load_u64(p->p);
-            v = load_u64(p->p + 8);
+    } else {
+        /* no sequence numbers: the payload's first and last 16 bytes stand
+         * for them (a DNS header and question; an ICMP echo's identifier
+         * and sequence; the packet number after a QUIC connection ID, and
+         * an encrypted payload's authentication tag) */
+        const struct bytes *p = d->l4 == 17 ? &d->udp.payload : &ip->payload;
+        if (p->len >= 32) {
+            u = load_u64(p->p) ^ load_u64(p->p + p->len - 16) * 0x9e3779b97f4a7c15ull;
+            v = load_u64(p->p + 8) ^ load_u64(p->p + p->len - 8) * 0xc2b2ae3d27d4eb4full;
         } else {
-            uint8_t head[16] = { 0 };
+            uint8_t head[32] = { 0 };
             memcpy(head, p->p, p->len);
-            u = load_u64(head);
-            v = load_u64(head + 8);
+            u = load_u64(head) ^ load_u64(head + 16) * 0x9e3779b97f4a7c15ull;
+            v = load_u64(head + 8) ^ load_u64(head + 24) * 0xc2b2ae3d27d4eb4full;
         }
         u *= 0xbf58476d1ce4e5b9ull;
     }
