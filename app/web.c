@@ -12,10 +12,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <yaml.h>
 #include <zlib.h>
 
+#include "app/web_guard.h"
 #include "config/yaml_util.h"
 
 /* ------------------------------------------------------------ web config */
@@ -197,6 +199,7 @@ void web_config_free(struct web_config *wc)
 
 struct web {
     struct MHD_Daemon *d;
+    struct web_guard *guard;      /* request-head deadlines */
     struct web_handlers h;
     struct web_limits lim;
     struct web_config wc;        /* copy (PEM strings owned by the caller's config) */
@@ -393,6 +396,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!st)
             return MHD_NO;
         *con_cls = st;
+        web_guard_head(c); /* a request head arrived: no deadline while it is served */
         return MHD_YES;
     }
     if (*upload_size) {
@@ -455,10 +459,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)c;
     (void)toe;
     free(*con_cls);
     *con_cls = NULL;
+    web_guard_idle(c); /* the next request head has a deadline again */
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -470,6 +474,24 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         fputs("spanwatch: http: ", stderr);
         vfprintf(stderr, fmt, ap);
     }
+}
+
+/* Connections need descriptors: raise the soft RLIMIT_NOFILE toward the
+ * hard one, and fit the limit under it (keeping 256 for everything else). */
+static unsigned fit_fd_limit(unsigned want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return want < 512 ? want : 512;
+    rlim_t need = (rlim_t)want + 256;
+    if (rl.rlim_cur < need && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < need)
+        return rl.rlim_cur > 320 ? (unsigned)(rl.rlim_cur - 256) : 64;
+    return want;
 }
 
 struct web *web_start(const char *addr, const struct web_config *wc,
@@ -506,9 +528,11 @@ struct web *web_start(const char *addr, const struct web_config *wc,
         return NULL;
     }
     w->h = *h;
-    w->lim.max_connections = limits && limits->max_connections ? limits->max_connections : 64;
+    w->lim.max_connections = limits && limits->max_connections ? limits->max_connections : 4096;
     w->lim.max_per_ip = limits && limits->max_per_ip ? limits->max_per_ip : 16;
     w->lim.idle_timeout_s = limits && limits->idle_timeout_s ? limits->idle_timeout_s : 10;
+    w->lim.head_timeout_s = limits && limits->head_timeout_s ? limits->head_timeout_s : 5;
+    w->lim.max_connections = fit_fd_limit(w->lim.max_connections);
     w->lim.max_body = limits && limits->max_body ? limits->max_body : 65536;
     if (wc)
         w->wc = *wc;
@@ -545,12 +569,19 @@ struct web *web_start(const char *addr, const struct web_config *wc,
         }
         flags |= MHD_USE_TLS;
     }
+    w->guard = web_guard_start(w->lim.max_connections, w->lim.head_timeout_s);
+    if (!w->guard) {
+        snprintf(err, errlen, "out of memory");
+        free(w);
+        return NULL;
+    }
     struct MHD_OptionItem opts[] = {
         { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)w->lim.max_connections, NULL },
         { MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)w->lim.max_per_ip, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)w->lim.idle_timeout_s, NULL },
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(32 * 1024), NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, NULL },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)web_guard_notify, w->guard },
         { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL },
         { sa ? MHD_OPTION_SOCK_ADDR : MHD_OPTION_END, 0, sa },
         { MHD_OPTION_END, 0, NULL },
@@ -558,7 +589,7 @@ struct web *web_start(const char *addr, const struct web_config *wc,
         { MHD_OPTION_END, 0, NULL },
     };
     if (w->wc.cert_pem) {
-        unsigned i = sa ? 7 : 6;
+        unsigned i = sa ? 8 : 7;
         opts[i] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, w->wc.cert_pem };
         opts[i + 1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, w->wc.key_pem };
     }
@@ -578,6 +609,7 @@ void web_stop(struct web *w)
     if (!w)
         return;
     MHD_stop_daemon(w->d);
+    web_guard_stop(w->guard);
     for (unsigned i = 0; i < WEB_MAX_USERS; i++)
         free(w->cache_pass[i]);
     free(w);

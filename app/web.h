@@ -54,9 +54,10 @@ struct web_handlers {
 };
 
 struct web_limits {
-    unsigned max_connections;      /* default 64 */
+    unsigned max_connections;      /* default 4096 (fitted under RLIMIT_NOFILE) */
     unsigned max_per_ip;           /* default 16 */
-    unsigned idle_timeout_s;       /* default 10 */
+    unsigned idle_timeout_s;       /* default 10: no byte for this long */
+    unsigned head_timeout_s;       /* default 5: no complete request head for this long */
     size_t max_body;               /* default 64 KiB */
 };
 

@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""web_load.py SPANWATCH SRCDIR — the endpoint stays open under hostile
+load (issue 22): spanwatch replays the demo capture and lingers on
+127.0.0.1; 1,000 connections from 250 other loopback addresses (4 each,
+under the per-address cap) are opened and held: half idle, half slowloris
+(a header line every second, never finishing the head). Meanwhile a scrape
+from 127.0.0.1 must be served within 2 s, every second for 8 s; and the
+server must have closed every held connection within its request-head
+deadline (5 s) plus a second. Bounded: about 15 s.
+"""
+import os
+import resource
+import selectors
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+sw, src = sys.argv[1], sys.argv[2]
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+port = 19400 + os.getpid() % 500
+proc = subprocess.Popen([sw, "-q", "-r", os.path.join(src, "tests", "data", "demo.pcap"), "--linger",
+                         "--web.listen-address", "127.0.0.1:%d" % port],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+fails = []
+oks = 0
+
+
+def ok(msg):
+    global oks
+    oks += 1
+    print("ok   " + msg)
+
+
+def scrape():
+    t = time.time()
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as r:
+        body = r.read()
+    if r.status != 200 or b"spanwatch_build_info" not in body:
+        raise OSError("bad scrape")
+    return time.time() - t
+
+
+try:
+    for _ in range(100):
+        try:
+            scrape()
+            break
+        except OSError:
+            time.sleep(0.1)
+    sel = selectors.DefaultSelector()
+    held = []
+    refused = 0
+    for i in range(1000):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.1.%d" % (1 + i // 4), 0))
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        except OSError:
+            refused += 1
+            s.close()
+            continue
+        held.append((s, i % 2 == 1))
+        sel.register(s, selectors.EVENT_READ)
+    t0 = time.time()
+    ok("1000 connections from 250 addresses opened (%d refused by the kernel)" % refused)
+    closed_at = {}
+    worst = 0.0
+    n = 0
+    while time.time() - t0 < 8:
+        try:
+            worst = max(worst, scrape())
+            n += 1
+        except OSError as e:
+            fails.append("scrape at %.1f s failed: %s" % (time.time() - t0, e))
+        for s, loris in held:
+            if loris and s not in closed_at:
+                try:
+                    s.send(b"GET /metrics HTTP/1.1\r\n" if time.time() - t0 < 0.5 else b"X-a: b\r\n")
+                except OSError:
+                    pass
+        for key, _ in sel.select(timeout=1.0):
+            try:
+                data = key.fileobj.recv(4096)
+            except OSError:
+                data = b""
+            if not data and key.fileobj not in closed_at:
+                closed_at[key.fileobj] = time.time() - t0
+                sel.unregister(key.fileobj)
+    if not fails:
+        ok("%d scrapes from a fresh address served while they were held, the slowest in %.0f ms"
+           % (n, 1000 * worst))
+    idle_closed = [closed_at.get(s) for s, loris in held if not loris]
+    loris_closed = [closed_at.get(s) for s, loris in held if loris]
+    for what, times in (("idle", idle_closed), ("slowloris", loris_closed)):
+        done = [t for t in times if t is not None]
+        if len(done) == len(times) and max(done) <= 6.5:
+            ok("all %d %s connections closed by the server, the last after %.1f s (deadline 5 s)"
+               % (len(times), what, max(done)))
+        else:
+            fails.append("%s connections: %d of %d closed, the last after %s s" %
+                         (what, len(done), len(times), "%.1f" % max(done) if done else "-"))
+    for s, _ in held:
+        s.close()
+finally:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+for f in fails:
+    print("FAIL " + f)
+print("web load: %d ok, %d bad" % (oks, len(fails)))
+sys.exit(1 if fails else 0)
