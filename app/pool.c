@@ -122,6 +122,26 @@ static void *worker_src_main(void *arg)
     return NULL;
 }
 
+/* The worker of a frame: a symmetric 5-tuple hash; the fragments of a
+ * datagram follow its first fragment (one that arrives before it, or
+ * whose entry was overwritten, goes by the address pair). */
+static unsigned dispatch_worker(struct pool *p, int linktype, const struct sw_packet *pk)
+{
+    struct dispatch_key k;
+    decode_dispatch_key(&p->scratch, linktype, pk->data, pk->caplen, &k);
+    unsigned w = (unsigned)((uint64_t)k.hash * p->n >> 32);
+    if (!k.fragment)
+        return w;
+    unsigned slot = k.datagram & (POOL_FRAG_STEER - 1);
+    if (k.first) {
+        p->frag_steer[slot].datagram = k.datagram;
+        p->frag_steer[slot].worker = w;
+    } else if (p->frag_steer[slot].datagram == k.datagram) {
+        w = p->frag_steer[slot].worker;
+    }
+    return w;
+}
+
 int pool_init(struct pool *p, unsigned n, const struct config *cfg, int linktype, int lossless,
               int live)
 {
@@ -178,8 +198,7 @@ void pool_dispatch(struct pool *p, int linktype, const struct sw_packet *pkts, u
         const struct sw_packet *k = &pkts[i];
         if (k->ts_ns > p->now_ns)
             p->now_ns = k->ts_ns;
-        uint32_t h = decode_dispatch_hash(&p->scratch, linktype, k->data, k->caplen);
-        struct pool_slot *s = &p->slots[(uint64_t)h * p->n >> 32];
+        struct pool_slot *s = &p->slots[dispatch_worker(p, linktype, k)];
         while (ring_push(&s->ring, RING_PACKET, k->data, k->caplen, k->wirelen, k->ts_ns, 0) != 0) {
             if (!p->lossless) {
                 s->ring_full++;

@@ -42,10 +42,15 @@ struct pool_slot {
     struct source *src;          /* its own capture source (AF_PACKET fanout), or NULL */
 };
 
+#define POOL_FRAG_STEER 4096
+
 struct pool {
     unsigned n;
     struct pool_slot *slots;
     struct decoder scratch;   /* the dispatcher's, for the worker choice */
+    /* where the first fragment of a recent datagram went (direct-mapped by
+     * its decode_dispatch_key().datagram): its later fragments follow */
+    struct { uint32_t datagram, worker; } frag_steer[POOL_FRAG_STEER];
     int lossless;                /* file replay: wait instead of dropping */
     int live;                    /* idle workers follow the wall clock */
     _Atomic uint32_t barrier_release;

@@ -103,6 +103,20 @@ enum decode_error udp_parse(struct bytes b, uint32_t l4_len, struct udp_result *
 struct decoder;
 uint32_t decode_dispatch_hash(struct decoder *scratch, int linktype, const uint8_t *data,
                               uint32_t caplen);
+/* The same with the port pair of TCP (a symmetric 5-tuple hash; UDP,
+ * which is what fragments, stays by the address pair). A fragment
+ * (fragment = 1) is named by its datagram (addresses, ID, protocol: never
+ * 0); the first of a TCP segment (first = 1) carries the ports and so the
+ * 5-tuple hash, the others only the address pair's: the dispatcher
+ * remembers where a datagram's first fragment went and sends the rest
+ * there. */
+struct dispatch_key {
+    uint32_t hash;
+    uint32_t datagram;
+    uint8_t fragment, first;
+};
+void decode_dispatch_key(struct decoder *scratch, int linktype, const uint8_t *data,
+                         uint32_t caplen, struct dispatch_key *k);
 /* True if libpcap DLT value is one decode_packet handles. */
 bool l2_linktype_supported(int linktype);
 

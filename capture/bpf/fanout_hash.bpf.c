@@ -10,11 +10,12 @@
  * two directions on two. This program walks the encapsulations spanwatch
  * unwraps (VLAN, MPLS, PPPoE, IP-in-IP, GRE and ERSPAN, VXLAN, Geneve,
  * GTP-U; four deep at most) to the innermost IP header and hashes its
- * address pair and, for TCP and UDP that are not fragments, its port pair,
+ * address pair and, for TCP that is not a fragment, its port pair,
  * symmetrically: both directions of a conversation reach the same worker,
- * and a tunnel's conversations spread over all of them. Fragments hash by
- * their addresses (PACKET_FANOUT_FLAG_DEFRAG reassembles outer IPv4 before
- * this runs), like the kernel's own flow hash. Reads go through
+ * and a tunnel's conversations spread over all of them. UDP stays by its
+ * addresses, as the pcap dispatcher's (app/pool.c): it is what fragments,
+ * and a datagram's fragments must meet its other packets on one worker
+ * (PACKET_FANOUT_FLAG_DEFRAG reassembles only outer IPv4 before this runs). Reads go through
  * bpf_skb_load_bytes_relative() from the MAC header: bounds-checked by the
  * kernel, for received and sent frames alike.
  */
@@ -229,9 +230,10 @@ int fanout_hash(struct __sk_buff *skb)
         if (ld(skb, l4, pp, 4))
             break;
         __u16 sp = bpf_ntohs(pp[0]), dp = bpf_ntohs(pp[1]);
-        ports = (__u32)sp ^ dp;
-        if (proto != 17)
+        if (proto != 17) {
+            ports = (__u32)sp ^ dp; /* TCP: the 5-tuple */
             break;
+        }
         int r = udp_tunnel(skb, l4, sp, dp, &off, &type);
         if (r < 0)
             return 0;

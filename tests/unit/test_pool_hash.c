@@ -120,11 +120,72 @@ static void truncated_and_non_ip(void **state)
     assert_int_equal(decode_dispatch_hash(&scratch, DLT_EN10MB, f, (uint32_t)n), 0);
 }
 
+/* Ethernet + IPv4 + TCP (a 20-byte header) from a:sp to b:dp; id, mf and
+ * off (in 8-byte units) make it a fragment (off > 0: no TCP header) */
+static size_t tcp_frame(uint8_t *f, const uint8_t *a, const uint8_t *b, uint16_t sp, uint16_t dp,
+                        uint16_t id, int mf, uint16_t off)
+{
+    memset(f, 0, 128);
+    f[12] = 0x08;
+    uint8_t *ip = f + 14;
+    ip[0] = 0x45;
+    ip[3] = 40;
+    ip[4] = (uint8_t)(id >> 8);
+    ip[5] = (uint8_t)id;
+    ip[6] = (uint8_t)((mf ? 0x20 : 0) | (off >> 8));
+    ip[7] = (uint8_t)off;
+    ip[8] = 64;
+    ip[9] = 6;
+    memcpy(ip + 12, a, 4);
+    memcpy(ip + 16, b, 4);
+    uint8_t *t = ip + 20;
+    t[0] = (uint8_t)(sp >> 8);
+    t[1] = (uint8_t)sp;
+    t[2] = (uint8_t)(dp >> 8);
+    t[3] = (uint8_t)dp;
+    t[12] = 0x50;
+    return 14 + 40;
+}
+
+/* the 5-tuple key (TCP): both directions agree; one host pair's
+ * connections spread; a segment's first fragment hashes like its
+ * unfragmented packets, and every fragment names the same datagram */
+static void five_tuple_key(void **state)
+{
+    (void)state;
+    uint8_t f[128], g[128], a[4] = { 10, 0, 0, 1 }, b[4] = { 10, 0, 0, 2 };
+    struct dispatch_key k1, k2;
+    unsigned hist[4] = { 0 };
+    for (uint16_t port = 30000; port < 34000; port++) {
+        size_t n1 = tcp_frame(f, a, b, port, 80, 1, 0, 0);
+        size_t n2 = tcp_frame(g, b, a, 80, port, 2, 0, 0);
+        decode_dispatch_key(&scratch, DLT_EN10MB, f, (uint32_t)n1, &k1);
+        decode_dispatch_key(&scratch, DLT_EN10MB, g, (uint32_t)n2, &k2);
+        assert_int_equal(k1.hash, k2.hash);
+        assert_false(k1.fragment);
+        hist[(uint64_t)k1.hash * 4 >> 32]++;
+    }
+    for (int w = 0; w < 4; w++) /* one host pair, 4000 connections: each near 1000 */
+        assert_true(hist[w] > 850 && hist[w] < 1150);
+    size_t n = tcp_frame(f, a, b, 5353, 443, 7, 0, 0);
+    decode_dispatch_key(&scratch, DLT_EN10MB, f, (uint32_t)n, &k1);
+    uint32_t flow = k1.hash;
+    n = tcp_frame(f, a, b, 5353, 443, 0x1234, 1, 0); /* first fragment */
+    decode_dispatch_key(&scratch, DLT_EN10MB, f, (uint32_t)n, &k1);
+    assert_true(k1.fragment && k1.first);
+    assert_int_equal(k1.hash, flow);
+    n = tcp_frame(g, a, b, 0, 0, 0x1234, 0, 3); /* the last, same ID */
+    decode_dispatch_key(&scratch, DLT_EN10MB, g, (uint32_t)n, &k2);
+    assert_true(k2.fragment && !k2.first);
+    assert_int_equal(k2.datagram, k1.datagram);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(both_directions_same_worker),
         cmocka_unit_test(truncated_and_non_ip),
+        cmocka_unit_test(five_tuple_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
