@@ -85,139 +85,47 @@ static int udp_tunnel(const struct decoder *d, const struct udp_result *u, struc
     return 1;
 }
 
-/* The rare frames: an encapsulation was found (e, *er: its parser's
- * result); unwrap it and decode on, layer by layer, up to ENCAP_MAX_DEPTH
- * deep. Kept out of decode_packet() so the plain path stays straight. */
-static __attribute__((noinline)) enum decode_status
-decode_inner(struct decoder *d, struct decoded *out, bool wire_truncated, enum decode_error e,
-             struct encap_result er)
+/* decode_layer()'s answer when it found an encapsulation (the parser's
+ * result is in *er, *e) */
+#define LAYER_ENCAP ((enum decode_status)0x7f)
+
+/* One network layer at next, announced by ethertype `type`: IP (with the
+ * caller's reassembly, once per frame) and TCP or UDP — or an
+ * encapsulation met on the way (LAYER_ENCAP). Inlined into both callers:
+ * decode_packet()'s plain path stays straight, decode_inner() loops. */
+static inline __attribute__((always_inline)) enum decode_status
+decode_layer(struct decoder *d, struct decoded *out, uint16_t type, struct bytes next,
+             bool wire_truncated, enum decode_error *e, struct encap_result *er)
 {
-    enum decode_status st;
-    uint16_t type;
-    struct bytes next;
-
-    goto encap;
-    for (;;) {
-        /* the network layer, or an encapsulation below it */
-        switch (type) {
-        case 0x0800:
-            e = ipv4_parse(next, wire_truncated, &out->ip);
-            break;
-        case 0x86dd:
-            e = ipv6_parse(next, wire_truncated, &out->ip);
-            break;
-        case 0x8847:
-        case 0x8848:
-            e = mpls_parse(next, &er);
-            goto encap;
-        case 0x8864:
-            e = pppoe_parse(next, &er);
-            goto encap;
-        default:
-            return DECODE_STATUS_NOT_IP;
-        }
-        if (e != DECODE_OK)
-            return fail(d, e);
-
-        struct bytes l4 = out->ip.payload;
-        uint32_t l4_len = out->ip.payload_len;
-        if (out->ip.fragment) {
-            /* the caller's reassembly (state lives there, not here); once
-             * per frame: its bytes may be reused by the next reassembly */
-            if (!d->reassemble)
-                return DECODE_STATUS_FRAG_HELD;
-            if (out->reassembled)
-                return fail(d, DERR_ENCAP_FRAGMENTED_TWICE);
-            st = d->reassemble(d->reassemble_ctx, &out->ip, &l4);
-            if (st != DECODE_STATUS_L4)
-                return st;
-            out->reassembled = true;
-            l4_len = (uint32_t)l4.len;
-            out->ip.payload = l4;
-            out->ip.payload_len = l4_len;
-            out->ip.fragment = false;
-        }
-
-        out->l4 = out->ip.proto;
-        switch (out->ip.proto) {
-        case IPPROTO_TCP:
-            e = tcp_parse(l4, l4_len, &out->tcp);
-            break;
-        case IPPROTO_UDP:
-            e = udp_parse(l4, l4_len, &out->udp);
-            if (e == DECODE_OK && udp_tunnel(d, &out->udp, &er, &e))
-                goto encap;
-            break;
-        case IPPROTO_IPIP:
-        case IPPROTO_IPV6:
-            er = (struct encap_result){ .type = ENCAP_IPIP, .payload = l4,
-                                        .inner = out->ip.proto == IPPROTO_IPIP ? INNER_IPV4
-                                                                                : INNER_IPV6 };
-            e = DECODE_OK;
-            goto encap;
-        case IPPROTO_GRE:
-            e = gre_parse(l4, &er);
-            goto encap;
-        default:
-            return DECODE_STATUS_L4;
-        }
-        if (e != DECODE_OK)
-            return fail(d, e);
-        return DECODE_STATUS_L4;
-
-    encap:
-        st = unwrapped(d, out, e, &er, &type, &next);
-        if (st != DECODE_STATUS_L4)
-            return st;
-    }
-}
-
-/* flatten: the parsers of the plain path are inlined here, though
- * decode_inner() calls them too */
-__attribute__((flatten)) enum decode_status decode_packet(struct decoder *d, const uint8_t *data,
-                                                          uint32_t caplen, uint32_t wirelen,
-                                                          struct decoded *out)
-{
-    struct bytes frame = bytes_make(data, caplen);
-    bool wire_truncated = wirelen > caplen;
-    enum decode_error e;
-    struct encap_result er;
-
-    e = l2_parse(d->linktype, frame, &out->l2);
-    if (e != DECODE_OK)
-        return fail(d, e);
-    out->reassembled = false;
-    out->depth = 0;
-    out->has_vni = false;
-    out->vni = 0;
-    out->vlan = out->l2.nvlan ? out->l2.vlan[0] : 0;
-
-    /* the plain path: IP, maybe reassembled, TCP or UDP; an encapsulation
-     * found on the way goes to decode_inner() */
-    switch (out->l2.ethertype) {
+    switch (type) {
     case 0x0800:
-        e = ipv4_parse(out->l2.payload, wire_truncated, &out->ip);
+        *e = ipv4_parse(next, wire_truncated, &out->ip);
         break;
     case 0x86dd:
-        e = ipv6_parse(out->l2.payload, wire_truncated, &out->ip);
+        *e = ipv6_parse(next, wire_truncated, &out->ip);
         break;
     case 0x8847:
     case 0x8848:
-        return decode_inner(d, out, wire_truncated, mpls_parse(out->l2.payload, &er), er);
+        *e = mpls_parse(next, er);
+        return LAYER_ENCAP;
     case 0x8864:
-        return decode_inner(d, out, wire_truncated, pppoe_parse(out->l2.payload, &er), er);
+        *e = pppoe_parse(next, er);
+        return LAYER_ENCAP;
     default:
         return DECODE_STATUS_NOT_IP;
     }
-    if (e != DECODE_OK)
-        return fail(d, e);
+    if (*e != DECODE_OK)
+        return fail(d, *e);
 
     struct bytes l4 = out->ip.payload;
     uint32_t l4_len = out->ip.payload_len;
     if (out->ip.fragment) {
-        /* the caller's reassembly (state lives there, not here) */
+        /* the caller's reassembly (state lives there, not here); once per
+         * frame: its bytes may be reused by the next reassembly */
         if (!d->reassemble)
             return DECODE_STATUS_FRAG_HELD;
+        if (out->reassembled)
+            return fail(d, DERR_ENCAP_FRAGMENTED_TWICE);
         enum decode_status st = d->reassemble(d->reassemble_ctx, &out->ip, &l4);
         if (st != DECODE_STATUS_L4)
             return st;
@@ -231,28 +139,68 @@ __attribute__((flatten)) enum decode_status decode_packet(struct decoder *d, con
     out->l4 = out->ip.proto;
     switch (out->ip.proto) {
     case IPPROTO_TCP:
-        e = tcp_parse(l4, l4_len, &out->tcp);
+        *e = tcp_parse(l4, l4_len, &out->tcp);
         break;
     case IPPROTO_UDP:
-        e = udp_parse(l4, l4_len, &out->udp);
-        if (e == DECODE_OK && udp_tunnel(d, &out->udp, &er, &e))
-            return decode_inner(d, out, wire_truncated, e, er);
+        *e = udp_parse(l4, l4_len, &out->udp);
+        if (*e == DECODE_OK && udp_tunnel(d, &out->udp, er, e))
+            return LAYER_ENCAP;
         break;
     case IPPROTO_IPIP:
     case IPPROTO_IPV6:
-        er = (struct encap_result){ .type = ENCAP_IPIP, .payload = l4,
-                                    .inner = out->ip.proto == IPPROTO_IPIP ? INNER_IPV4
-                                                                            : INNER_IPV6 };
-        return decode_inner(d, out, wire_truncated, DECODE_OK, er);
+        *er = (struct encap_result){ .type = ENCAP_IPIP, .payload = l4,
+                                     .inner = out->ip.proto == IPPROTO_IPIP ? INNER_IPV4
+                                                                             : INNER_IPV6 };
+        *e = DECODE_OK;
+        return LAYER_ENCAP;
     case IPPROTO_GRE:
-        e = gre_parse(l4, &er);
-        return decode_inner(d, out, wire_truncated, e, er);
+        *e = gre_parse(l4, er);
+        return LAYER_ENCAP;
     default:
         return DECODE_STATUS_L4;
     }
+    return *e != DECODE_OK ? fail(d, *e) : DECODE_STATUS_L4;
+}
+
+/* The rare frames: an encapsulation was found (e, er: its parser's
+ * result); unwrap it and decode on, up to ENCAP_MAX_DEPTH deep. Kept out
+ * of decode_packet() so the plain path stays straight. */
+static __attribute__((noinline)) enum decode_status
+decode_inner(struct decoder *d, struct decoded *out, bool wire_truncated, enum decode_error e,
+             struct encap_result er)
+{
+    for (;;) {
+        uint16_t type;
+        struct bytes next;
+        enum decode_status st = unwrapped(d, out, e, &er, &type, &next);
+        if (st != DECODE_STATUS_L4)
+            return st;
+        st = decode_layer(d, out, type, next, wire_truncated, &e, &er);
+        if (st != LAYER_ENCAP)
+            return st;
+    }
+}
+
+/* flatten: the parsers of the plain path are inlined here, though
+ * decode_inner() calls them too */
+__attribute__((flatten)) enum decode_status decode_packet(struct decoder *d, const uint8_t *data,
+                                                          uint32_t caplen, uint32_t wirelen,
+                                                          struct decoded *out)
+{
+    struct bytes frame = bytes_make(data, caplen);
+    bool wire_truncated = wirelen > caplen;
+    enum decode_error e = l2_parse(d->linktype, frame, &out->l2);
     if (e != DECODE_OK)
         return fail(d, e);
-    return DECODE_STATUS_L4;
+    out->reassembled = false;
+    out->depth = 0;
+    out->has_vni = false;
+    out->vni = 0;
+    out->vlan = out->l2.nvlan ? out->l2.vlan[0] : 0;
+    struct encap_result er;
+    enum decode_status st =
+        decode_layer(d, out, out->l2.ethertype, out->l2.payload, wire_truncated, &e, &er);
+    return st == LAYER_ENCAP ? decode_inner(d, out, wire_truncated, e, er) : st;
 }
 
 uint64_t decode_identity(const struct decoded *d, uint32_t flow_hash)

@@ -53,20 +53,6 @@ for dir in ingress egress; do
 done
 sleep 1
 
-u=http://10.77.0.1
-traffic() {
-    local round
-    for round in 1 2 3; do
-        C curl -s --max-time 5 -o /dev/null "$u/" -o /dev/null "$u/missing" -o /dev/null "$u/error"
-        C curl -s --max-time 5 -o /dev/null "$u/big.html"
-        C curl -s --max-time 5 -o /dev/null "$u/unavailable"
-        for name in www.example.test mail.example.test nosuch.example.test x.refused.test; do
-            C dig +time=2 +tries=1 @10.77.0.1 "$name" >/dev/null
-            C dig +tcp +time=2 +tries=1 @10.77.0.1 "$name" >/dev/null
-        done
-    done
-    C curl -s -o /dev/null --max-time 2 http://10.77.0.1:81/ || true
-}
 
 # run_round LABEL SPEC... — SPEC is NAME|CHECK|ARG|ARG... (CHECK: full or
 # frames); tcpdump on the server interface meanwhile, then the checks
@@ -92,7 +78,7 @@ run_round() {
     for name in "${names[@]}"; do
         for _ in $(seq 300); do grep -q 'capturing on' "$tmp/$name.log" && break; sleep 0.1; done
     done
-    traffic
+    mirror_traffic
     sleep 0.5
     local p
     for p in "${sws[@]}"; do kill -TERM "$p"; done

@@ -167,3 +167,19 @@ for _ in $(seq 100); do
 done
 [ $ready = 1 ] || { echo "FAIL: nginx/unbound did not come up"; cat "$tmp"/*.log; exit 1; }
 
+# mirror_traffic — the traffic of the mirror tests: three rounds of curl
+# (pages, a 404, a 500, a big body, a 503) and dig over UDP and TCP (found,
+# NXDOMAIN, REFUSED) against the server namespace, then a refused port
+mirror_traffic() {
+    local u=http://10.77.0.1 round name
+    for round in 1 2 3; do
+        C curl -s --max-time 5 -o /dev/null "$u/" -o /dev/null "$u/missing" -o /dev/null "$u/error"
+        C curl -s --max-time 5 -o /dev/null "$u/big.html"
+        C curl -s --max-time 5 -o /dev/null "$u/unavailable"
+        for name in www.example.test mail.example.test nosuch.example.test x.refused.test; do
+            C dig +time=2 +tries=1 @10.77.0.1 "$name" >/dev/null
+            C dig +tcp +time=2 +tries=1 @10.77.0.1 "$name" >/dev/null
+        done
+    done
+    C curl -s -o /dev/null --max-time 2 http://10.77.0.1:81/ || true
+}

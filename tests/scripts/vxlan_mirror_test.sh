@@ -58,19 +58,6 @@ for dir in ingress egress; do
 done
 sleep 1
 
-u=http://10.77.0.1
-traffic() {
-    local round
-    for round in 1 2 3; do
-        C curl -s --max-time 5 -o /dev/null "$u/" -o /dev/null "$u/missing" -o /dev/null "$u/error"
-        C curl -s --max-time 5 -o /dev/null "$u/big.html"
-        C curl -s --max-time 5 -o /dev/null "$u/unavailable"
-        for name in www.example.test mail.example.test nosuch.example.test x.refused.test; do
-            C dig +time=2 +tries=1 @10.77.0.1 "$name" >/dev/null
-            C dig +tcp +time=2 +tries=1 @10.77.0.1 "$name" >/dev/null
-        done
-    done
-}
 
 start() { # NAME NS ARGS...
     local name=$1 ns=$2
@@ -95,7 +82,7 @@ start colafp "$ns_m" --backend afpacket -w 2 -i U1
 for name in orig colpcap colafp; do
     for _ in $(seq 300); do grep -q 'capturing on' "$tmp/$name.log" && break; sleep 0.1; done
 done
-traffic
+mirror_traffic
 sleep 0.5
 for name in orig colpcap colafp; do eval "kill -TERM \$pid_$name"; done
 for name in orig colpcap colafp; do
