@@ -598,6 +598,7 @@ struct web *web_start(const char *addr, const struct web_config *wc,
     if (!w->d) {
         snprintf(err, errlen, "cannot listen on %s%s (address in use, no permission, or a "
                               "bad TLS certificate/key)", addr, w->wc.cert_pem ? " with TLS" : "");
+        web_guard_stop(w->guard);
         free(w);
         return NULL;
     }
