@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -14,10 +15,23 @@
 
 struct guard_slot {
     struct web_guard *g;
+    struct MHD_Connection *conn; /* whose slot it is */
     int fd;
     uint8_t used, head, cut;
     uint64_t since_ns;       /* opened, or its last response completed */
+    struct sockaddr_storage peer; /* to tell its descriptor from a reused one */
+    socklen_t peer_len;
 };
+
+/* Still the socket the slot was made for? (A descriptor number is reused as
+ * soon as the library closes it: never shut down someone else's.) */
+static int same_socket(const struct guard_slot *s)
+{
+    struct sockaddr_storage a;
+    socklen_t len = sizeof a;
+    return getpeername(s->fd, (struct sockaddr *)&a, &len) == 0 && len == s->peer_len &&
+           memcmp(&a, &s->peer, len) == 0;
+}
 
 struct web_guard {
     pthread_mutex_t lock;
@@ -40,8 +54,10 @@ static void *watchdog(void *arg)
         for (unsigned i = 0; i < g->n; i++) {
             struct guard_slot *s = &g->slots[i];
             if (s->used && !s->head && !s->cut && now - s->since_ns > g->timeout_ns) {
-                shutdown(s->fd, SHUT_RDWR); /* the library sees EOF and closes it */
                 s->cut = 1;
+                if (!same_socket(s))
+                    continue;
+                shutdown(s->fd, SHUT_RDWR); /* the library sees EOF and closes it */
                 atomic_fetch_add(&g->cut, 1);
             }
         }
@@ -91,12 +107,18 @@ void web_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context
             struct guard_slot *s = &g->slots[i];
             if (s->used)
                 continue;
-            *s = (struct guard_slot){ g, ci->connect_fd, 1, 0, 0, clock_mono_ns() };
+            *s = (struct guard_slot){ .g = g, .conn = c, .fd = ci->connect_fd, .used = 1,
+                                      .since_ns = clock_mono_ns() };
+            s->peer_len = sizeof s->peer;
+            if (getpeername(s->fd, (struct sockaddr *)&s->peer, &s->peer_len) != 0)
+                s->peer_len = 0;
             *socket_context = s;
             break;
         }
     } else if (*socket_context) {
-        ((struct guard_slot *)*socket_context)->used = 0;
+        struct guard_slot *s = *socket_context;
+        if (s->conn == c)
+            s->used = 0;
         *socket_context = NULL;
     }
     pthread_mutex_unlock(&g->lock);
@@ -110,8 +132,10 @@ static void mark(struct MHD_Connection *c, uint8_t head)
     if (!s)
         return;
     pthread_mutex_lock(&s->g->lock);
-    s->head = head;
-    s->since_ns = clock_mono_ns();
+    if (s->used && s->conn == c) {
+        s->head = head;
+        s->since_ns = clock_mono_ns();
+    }
     pthread_mutex_unlock(&s->g->lock);
 }
 

@@ -36,7 +36,13 @@ pass=0
 fail=0
 ok() { echo "ok   $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL $*"; fail=$((fail + 1)); }
-metric() { curl -s "http://127.0.0.1:$sw_port/metrics" | awk -v m="$1" 'index($0, m) == 1 {print $NF; exit}'; }
+# a sample's value from /metrics; a scrape that fails says why (on stderr)
+metric() {
+    local body rc
+    body=$(curl -sS "http://127.0.0.1:$sw_port/metrics" 2>"$tmp/curl.err"); rc=$?
+    [ "$rc" = 0 ] || echo "     (scrape failed: curl exit $rc: $(head -c 200 "$tmp/curl.err"))" >&2
+    printf '%s\n' "$body" | awk -v m="$1" 'index($0, m) == 1 {print $NF; exit}'
+}
 am_alerts() { curl -s "http://127.0.0.1:$am_port/api/v2/alerts"; }
 # "active", "resolved/absent" for dns-3of12 on 10.9.0.53:53 in Alertmanager
 am_state() {
