@@ -108,8 +108,17 @@ run_round() {
         # it and a received one after, so the order of two frames going
         # opposite ways can differ on M1, and one server segment is timed
         # at a time, to the first ACK that covers it
+        # AF_XDP stamps a frame in its XDP program, before the taps tcpdump
+        # stamps at, and the retransmission / out-of-order split depends on
+        # time differences below the veth's initial RTT (tens of us): a CI
+        # run (ASan) had a segment 14 us ahead of the next at tcpdump's
+        # stamps (out of order, as tshark says too) that was beyond the RTT
+        # at the XDP program's (a retransmission). For AF_XDP that split is
+        # left out; every other count is compared.
+        local ex='^spanwatch_tcp_data_rtt_seconds'
+        case $name in xdp*) ex='^spanwatch_tcp_(data_rtt_seconds|retransmits_total)' ;; esac
         out=$(/usr/bin/python3 "$src/tests/scripts/compare_live.py" --sample-tolerance-us inf \
-              --exclude '^spanwatch_tcp_data_rtt_seconds' "$tmp/$name.prom" "$tmp/$label.replay.prom") &&
+              --exclude "$ex" "$tmp/$name.prom" "$tmp/$label.replay.prom") &&
             ok "$name: $out from the replay" || bad "$name: $out"
     done
 }
