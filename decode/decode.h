@@ -96,15 +96,11 @@ enum decode_error ipv4_parse(struct bytes b, bool wire_truncated, struct ip_resu
 enum decode_error ipv6_parse(struct bytes b, bool wire_truncated, struct ip_result *out);
 enum decode_error tcp_parse(struct bytes b, uint32_t l4_len, struct tcp_result *out);
 enum decode_error udp_parse(struct bytes b, uint32_t l4_len, struct udp_result *out);
-/* The dispatcher's choice of worker (-w N): a symmetric hash of a frame's
- * innermost IP address pair, 0 for non-IP; both directions of a
- * conversation and every fragment of a datagram get the same value.
- * scratch: a decoder whose counters are not read (decoded with it). */
 struct decoder;
-uint32_t decode_dispatch_hash(struct decoder *scratch, int linktype, const uint8_t *data,
-                              uint32_t caplen);
-/* The same with the port pair of TCP (a symmetric 5-tuple hash; UDP,
- * which is what fragments, stays by the address pair). A fragment
+/* The dispatcher's choice of worker (-w N): a symmetric hash of a frame's
+ * innermost flow (hash) — the address pair, and for TCP the port pair
+ * (UDP, which is what fragments, stays by the address pair); 0 for
+ * non-IP. scratch: a decoder whose counters are not read. A fragment
  * (fragment = 1) is named by its datagram (addresses, ID, protocol: never
  * 0); the first of a TCP segment (first = 1) carries the ports and so the
  * 5-tuple hash, the others only the address pair's: the dispatcher

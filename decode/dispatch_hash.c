@@ -108,19 +108,3 @@ void decode_dispatch_key(struct decoder *scratch, int linktype, const uint8_t *d
         k->hash = with_ports(pair, sp, dp);
     }
 }
-
-uint32_t decode_dispatch_hash(struct decoder *scratch, int linktype, const uint8_t *data,
-                              uint32_t caplen)
-{
-    /* the innermost IP pair a frame can be decoded to without reassembly
-     * (a tunnel's conversations spread over the workers; the fragments of
-     * a datagram stop at the same header, so they stay together); frames
-     * that do not decode: the outer pair, as before */
-    struct decoded d;
-    scratch->linktype = linktype;
-    scratch->reassemble = NULL;
-    enum decode_status st = decode_packet(scratch, data, caplen, caplen, &d);
-    if (st == DECODE_STATUS_L4 || st == DECODE_STATUS_FRAG_HELD)
-        return pair_hash(&d.ip.src, &d.ip.dst);
-    return outer_hash(linktype, data, caplen);
-}

@@ -1,5 +1,5 @@
 /*
- * test_pool_hash.c — the dispatcher's worker choice (decode_dispatch_hash) is
+ * test_pool_hash.c — the dispatcher's worker choice (decode_dispatch_key) is
  * symmetric: for many random IPv4 and IPv6 5-tuples, over Ethernet, VLAN
  * and raw IP, both directions hash alike; every IP fragment of a datagram
  * (no ports) hashes like its first fragment; and flows spread over workers.
@@ -16,6 +16,14 @@
 #include "decode/decode.h"
 
 static struct decoder scratch;
+
+/* the worker choice of decode_dispatch_key() */
+static uint32_t dispatch_hash(int linktype, const uint8_t *data, uint32_t caplen)
+{
+    struct dispatch_key k;
+    decode_dispatch_key(&scratch, linktype, data, caplen, &k);
+    return k.hash;
+}
 
 static uint32_t rnd(void)
 {
@@ -88,15 +96,15 @@ static void both_directions_same_worker(void **state)
         uint16_t sp = (uint16_t)rnd(), dp = (uint16_t)rnd();
         size_t n1 = frame(f, v6, vlan, a, b, sp, dp, 0);
         size_t n2 = frame(g, v6, vlan, b, a, dp, sp, 0);
-        uint32_t h1 = decode_dispatch_hash(&scratch, DLT_EN10MB, f, (uint32_t)n1);
-        uint32_t h2 = decode_dispatch_hash(&scratch, DLT_EN10MB, g, (uint32_t)n2);
+        uint32_t h1 = dispatch_hash(DLT_EN10MB, f, (uint32_t)n1);
+        uint32_t h2 = dispatch_hash(DLT_EN10MB, g, (uint32_t)n2);
         assert_int_equal(h1, h2);
         /* raw IP link type: same hash as over Ethernet */
         size_t off = vlan ? 18 : 14;
-        assert_int_equal(decode_dispatch_hash(&scratch, DLT_RAW, f + off, (uint32_t)(n1 - off)), h1);
+        assert_int_equal(dispatch_hash(DLT_RAW, f + off, (uint32_t)(n1 - off)), h1);
         if (!v6) {
             size_t n3 = frame(g, 0, vlan, a, b, 0, 0, 1);
-            assert_int_equal(decode_dispatch_hash(&scratch, DLT_EN10MB, g, (uint32_t)n3), h1);
+            assert_int_equal(dispatch_hash(DLT_EN10MB, g, (uint32_t)n3), h1);
         }
         hist[(uint64_t)h1 * 4 >> 32]++;
     }
@@ -112,12 +120,12 @@ static void truncated_and_non_ip(void **state)
     for (size_t len = 0; len < n; len++) {
         uint8_t *copy = malloc(len ? len : 1); /* exact size: an over-read trips ASan */
         memcpy(copy, f, len);
-        (void)decode_dispatch_hash(&scratch, DLT_EN10MB, copy, (uint32_t)len);
+        (void)dispatch_hash(DLT_EN10MB, copy, (uint32_t)len);
         free(copy);
     }
     f[12] = 0x08;
     f[13] = 0x06; /* ARP */
-    assert_int_equal(decode_dispatch_hash(&scratch, DLT_EN10MB, f, (uint32_t)n), 0);
+    assert_int_equal(dispatch_hash(DLT_EN10MB, f, (uint32_t)n), 0);
 }
 
 /* Ethernet + IPv4 + TCP (a 20-byte header) from a:sp to b:dp; id, mf and
