@@ -30,7 +30,7 @@ static const double expr_quantile[EXPR_COUNT] = {
 #undef X
 };
 
-enum expr_proto { PROTO_dns, PROTO_tcp, PROTO_http, PROTO_any };
+enum expr_proto { PROTO_dns, PROTO_tcp, PROTO_http, PROTO_tls, PROTO_any };
 static const uint8_t expr_proto[EXPR_COUNT] = {
 #define X(id, name, kind, hist, q, proto) [EXPR_##id] = PROTO_##proto,
     RULE_EXPR_LIST(X)
@@ -46,8 +46,10 @@ static int expr_applies(enum rule_expr x, const struct server_stats *s)
         return s->seen_tcp;
     case PROTO_http:
         return s->seen_http;
+    case PROTO_tls:
+        return s->seen_tls;
     default:
-        return s->seen_dns || s->seen_tcp || s->seen_http;
+        return server_seen_any(s);
     }
 }
 
@@ -68,6 +70,8 @@ double alerts_expr_value(enum rule_expr x, const struct server_stats *d,
         if (!h || !h->count)
             return 0.0;
         double v = (double)hist_quantile(h, expr_quantile[x]);
+        if (hk == HIST_TLS_CERT_LEFT)
+            return v / 86400.0; /* seconds -> days */
         return server_hist_is_bytes(hk) ? v : v / 1e9;
     }
     switch (x) {
@@ -93,6 +97,17 @@ double alerts_expr_value(enum rule_expr x, const struct server_stats *d,
         server_http_classes(d, cls);
         *events = cls[0];
         return ratio(cls[x == EXPR_HTTP_5XX_RATIO ? 5 : 4], cls[0]);
+    }
+    case EXPR_TLS_HANDSHAKE_FAILURE_RATIO: {
+        uint64_t all = 0, failed = 0;
+        for (int v = 0; v < TLSV_COUNT; v++)
+            for (int r = 0; r < TLS_RES_COUNT; r++) {
+                all += d->tls_handshakes[v][r];
+                if (r != TLS_RES_OK)
+                    failed += d->tls_handshakes[v][r];
+            }
+        *events = all;
+        return ratio(failed, all);
     }
     case EXPR_REQUEST_RATE:
         n = d->dns_queries + d->http_requests;
@@ -490,7 +505,7 @@ static void close_window(struct alert_engine *e, unsigned g, struct server_regis
         uint32_t lo = part ? reg->max : 0, hi = part ? reg->max + 1 : used[0];
         for (uint32_t slot = lo; slot < hi && slot < e->nslots; slot++) {
             const struct server_stats *cur = &reg->s[slot];
-            if (!cur->seen_dns && !cur->seen_tcp && !cur->seen_http)
+            if (!server_seen_any(cur))
                 continue;
             struct server_stats *prev = &G->prev[slot];
             if (!G->prev_valid[slot]) {

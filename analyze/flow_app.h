@@ -20,7 +20,7 @@ enum tcp_conn_state {
     TCPS_CLOSED,      /* reset, failed, or finished */
 };
 
-enum app_proto { APP_UNKNOWN, APP_HTTP, APP_DNS, APP_NONE };
+enum app_proto { APP_UNKNOWN, APP_HTTP, APP_DNS, APP_NONE, APP_TLS };
 
 /* Message parser state of one direction (HTTP or DNS over TCP). */
 enum msg_state {
@@ -58,6 +58,35 @@ struct msg_dir {
 #define FA_RESET_COUNTED 0x01 /* a reset of this connection was counted */
 #define FA_HS_DONE 0x02       /* the handshake completed: irtt_t is valid */
 
+/* TLS record reader of one direction (analyze/tls.c) */
+struct tls_dir {
+    uint16_t skip;           /* bytes of the current record still to pass over */
+    uint8_t rec_type;        /* the current record's content type */
+    uint8_t lost;            /* the record framing was lost: read nothing more */
+    uint8_t ccs;             /* sent ChangeCipherSpec: its records are encrypted */
+    uint8_t pad[3];
+};
+
+#define TLS_F_HELLO 0x01      /* a ClientHello was seen: a handshake is under way */
+#define TLS_F_SERVER_HELLO 0x02
+#define TLS_F_DECIDED 0x04    /* the handshake's result was counted */
+#define TLS_F_CLIENT_FIN 0x08 /* TLS 1.3: the client's Finished went by */
+#define TLS_F_BURST 0x10      /* a client burst of application data waits for the server */
+#define TLS_F_TICKETS 0x20    /* TLS 1.3: the server's next records may be session tickets */
+#define TLS_F_PENDING 0x40    /* a timeout entry is in tls_pending */
+
+/* TLS state of a connection (APP_TLS), in place of the HTTP state. */
+struct tls_conn {
+    struct tls_dir d[2];
+    uint64_t hello_ns;       /* the latest ClientHello was complete */
+    uint64_t burst_ns;       /* the client's latest application-data record ended */
+    uint32_t server;         /* server index + 1 chosen by SNI; 0 = the flow's */
+    uint8_t flags;           /* TLS_F_* */
+    uint8_t version;         /* enum tls_version the server chose */
+    uint16_t ticket_len;     /* record length of the first TLS 1.3 ticket */
+    uint8_t tickets;         /* records taken as tickets */
+};
+
 #define HTTP_QUEUE 4         /* pipelined requests awaiting responses */
 #define REQ_HEAD 0x01        /* the request was HEAD: its response has no body */
 #define REQ_CONNECT 0x02
@@ -83,11 +112,16 @@ struct flow_app {
     uint32_t isn[2];
     uint32_t next_seq[2];   /* highest sequence number seen + 1, per direction */
     struct stream_dir stream[2];
-    struct msg_dir msg[2];
-    uint64_t req_ts[HTTP_QUEUE];
-    uint8_t req_flags[HTTP_QUEUE];
-    uint8_t q_head, q_len;
-    uint8_t rejected;        /* request heads the parser rejected, not answered yet */
+    union {
+        struct {                 /* HTTP, DNS over TCP */
+            struct msg_dir msg[2];
+            uint64_t req_ts[HTTP_QUEUE];
+            uint8_t req_flags[HTTP_QUEUE];
+            uint8_t q_head, q_len;
+            uint8_t rejected;    /* request heads the parser rejected, not answered yet */
+        };
+        struct tls_conn tls;     /* APP_TLS */
+    };
     uint16_t dns_waiting;    /* DNS queries of this flow not answered yet */
     /* the server leg: SYN -> SYN-ACK at the tap (from the last SYN when it was
      * retransmitted), in 1.024 us units (0 = unknown) */

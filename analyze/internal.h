@@ -75,6 +75,14 @@ size_t http_step(struct deliver_ctx *c, struct bytes v);
 void http_on_gap(struct flow_app *fa, uint8_t dir);
 /* http.c: the connection ended with a response still being read */
 void http_flow_end(struct worker *w, struct flow *f, enum flow_evict_reason why);
+/* tls.c: one step of the TLS record reader (as http_step); a gap in
+ * direction dir; the connection closed (RST, FIN); the flow leaves the
+ * table; handshakes older than limits.tls_handshake_timeout */
+size_t tls_step(struct deliver_ctx *c, struct bytes v);
+void tls_on_gap(struct flow_app *fa, uint8_t dir);
+void tls_on_close(struct worker *w, struct flow *f);
+void tls_flow_end(struct worker *w, struct flow *f, enum flow_evict_reason why);
+void tls_expire(struct worker *w);
 /* stream.c: TCP payload into the stream reassembly and on to the reader */
 void stream_payload(struct worker *w, struct flow *f, uint8_t dir, const struct tcp_result *t);
 /* stream.c: dir acknowledged up to ack: the peer's bytes before it are

@@ -1,13 +1,14 @@
 /*
- * stream.c — TCP payload of HTTP and DNS flows: detected by port and
+ * stream.c — TCP payload of HTTP, DNS and TLS flows: detected by port and
  * content, reassembled per direction (flow/tcp_stream.c) and read by the
- * message reader of its protocol (http.c, dns.c). A gap (bytes lost before
- * the tap) makes the reader resynchronise.
+ * message reader of its protocol (http.c, dns.c, tls.c). A gap (bytes lost
+ * before the tap) makes the reader resynchronise (TLS: stop reading).
  */
 #include <string.h>
 
 #include "analyze/internal.h"
 #include "decode/http.h"
+#include "decode/tls.h"
 
 static void on_gap(struct worker *w, struct flow *f, uint8_t dir)
 {
@@ -17,7 +18,40 @@ static void on_gap(struct worker *w, struct flow *f, uint8_t dir)
         fa->msg[dir].state = MS_LOST;
         return;
     }
+    if (fa->app == APP_TLS) {
+        tls_on_gap(fa, dir);
+        return;
+    }
     http_on_gap(fa, dir);
+}
+
+/* TLS waits for up to a block of a record: joined with the carry in pieces
+ * that fit one, so a large segment after a carried head is not a gap */
+static void deliver_tls(struct deliver_ctx *c, struct stream_dir *sd, struct bytes data)
+{
+    struct stream_pool *pool = &c->w->streams;
+    do {
+        size_t room = STREAM_BLOCK - (sd->carry ? sd->carry_len : 0);
+        size_t take = data.len < room ? data.len : room;
+        struct bytes v;
+        stream_carry_join(pool, sd, bytes_make(data.p, take), &v);
+        data = bytes_make(data.p + take, data.len - take);
+        size_t off = 0;
+        while (off < v.len) {
+            size_t used = tls_step(c, bytes_make(v.p + off, v.len - off));
+            if (!used)
+                break;
+            off += used;
+        }
+        if (off == v.len) {
+            if (sd->carry)
+                stream_carry_drop(pool, sd);
+        } else if (!stream_carry_keep(pool, sd, bytes_make(v.p + off, v.len - off))) {
+            c->w->dec.errors[DERR_STREAM_NO_MEMORY]++;
+            on_gap(c->w, c->f, c->dir);
+            return;
+        }
+    } while (data.len);
 }
 
 static void deliver(void *ctx, struct bytes data, bool after_gap)
@@ -29,6 +63,10 @@ static void deliver(void *ctx, struct bytes data, bool after_gap)
 
     if (after_gap)
         on_gap(c->w, c->f, c->dir);
+    if (fa->app == APP_TLS) {
+        deliver_tls(c, sd, data);
+        return;
+    }
     if (!stream_carry_join(&c->w->streams, sd, data, &v)) {
         /* the carried head grew past a block: it cannot be a sane head */
         c->w->dec.errors[fa->app == APP_DNS ? DERR_DNS_TCP_BAD_LENGTH
@@ -61,6 +99,12 @@ static void app_detect(struct flow *f, uint8_t dir, const struct tcp_result *t)
     struct flow_app *fa = flow_app(f);
     if (t->sport == DNS_PORT || t->dport == DNS_PORT) {
         fa->app = APP_DNS;
+    } else if (dir == fa->client_dir && tls_looks_like_client_hello(t->payload)) {
+        fa->app = APP_TLS;
+        memset(&fa->tls, 0, sizeof fa->tls);
+        if (!fa->stream[dir].synced)
+            stream_sync(&fa->stream[dir], t->seq);
+        return;
     } else if (dir == fa->client_dir ? http_looks_like_request(t->payload)
                                      : http_looks_like_response(t->payload)) {
         fa->app = APP_HTTP;
@@ -130,5 +174,8 @@ void analyzers_flow_end(void *ctx, struct flow *f, enum flow_evict_reason why)
             server_for_sample(&w->servers, fa->server - 1)->tcp_stream_gaps += gap;
         stream_release(&w->streams, &fa->stream[d]);
     }
-    http_flow_end(w, f, why);
+    if (fa->app == APP_TLS)
+        tls_flow_end(w, f, why);
+    else
+        http_flow_end(w, f, why);
 }

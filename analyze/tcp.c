@@ -161,6 +161,8 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
     uint32_t srv = fa->server - 1;
 
     if (fl & TCP_RST) {
+        if (fa->app == APP_TLS)
+            tls_on_close(w, f);
         if (fa->tcp_state == TCPS_SYN_SENT && dir != fa->client_dir) {
             if (pending_take(&w->syn_pending, flow_table_ref(&w->flows, f), f->hash, 0, 0, false))
                 server_for_sample(&w->servers, srv)->tcp_hs_failures[HS_FAIL_RESET]++;
@@ -199,12 +201,14 @@ void analyze_tcp(struct worker *w, struct flow *f, uint8_t dir, const struct dec
         fa->tcp_state = TCPS_ESTABLISHED;
     }
     tcp_track_seq(w, fa, dir, t);
-    if ((fl & TCP_ACK) && (fa->app == APP_HTTP || fa->app == APP_DNS))
+    if ((fl & TCP_ACK) && (fa->app == APP_HTTP || fa->app == APP_DNS || fa->app == APP_TLS))
         stream_peer_ack(w, f, dir, t->ack);
 payload:
     if (t->payload_len)
         stream_payload(w, f, dir, t);
     if (fl & TCP_FIN) {
+        if (fa->app == APP_TLS)
+            tls_on_close(w, f);
         fa->fin_seen[dir] = 1;
         if (fa->fin_seen[dir ^ 1])
             f->done = 1;
@@ -227,5 +231,6 @@ static void syn_timed_out(void *ctx, const struct pending_entry *e)
 void analyzers_expire(struct worker *w)
 {
     dns_expire(w);
+    tls_expire(w);
     pending_expire(&w->syn_pending, w->now_ns, w->cfg->tcp_handshake_timeout_ns, syn_timed_out, w);
 }

@@ -42,6 +42,7 @@ int worker_init(struct worker *w, unsigned id, const struct config *cfg, int lin
      * oldest entry rather than grow */
     uint32_t pend = cfg->max_flows < 65536 ? 65536 : cfg->max_flows;
     if (pending_init(&w->dns_pending, pend) != 0 || pending_init(&w->syn_pending, pend) != 0 ||
+        pending_init(&w->tls_pending, pend) != 0 || cert_cache_init(&w->certs) != 0 ||
         stream_pool_init(&w->streams, cfg->max_stream_buffers) != 0) {
         worker_free(w);
         return -1;
@@ -78,6 +79,8 @@ void worker_free(struct worker *w)
     dedup_free(&w->dedup);
     pending_free(&w->dns_pending);
     pending_free(&w->syn_pending);
+    pending_free(&w->tls_pending);
+    cert_cache_free(&w->certs);
     stream_pool_free(&w->streams);
     server_registry_free(&w->servers);
 }

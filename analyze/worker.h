@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "analyze/cert.h"
 #include "capture/source.h"
 #include "decode/decode.h"
 #include "flow/dedup.h"
@@ -23,6 +24,8 @@ struct worker {
     struct server_registry servers;
     struct pending_table dns_pending;
     struct pending_table syn_pending;
+    struct pending_table tls_pending; /* ClientHellos without an outcome yet */
+    struct cert_cache certs;
     struct stream_pool streams;
     struct decoder dec;
     struct frag_table *frags;

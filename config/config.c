@@ -28,6 +28,7 @@ void config_defaults(struct config *c)
     c->n_vxlan_ports = 1;
     c->vxlan_ports[0] = 4789;
     c->tcp_handshake_timeout_ns = 3000000000ull;
+    c->tls_handshake_timeout_ns = 10000000000ull;
     c->tcp_idle_timeout_ns = 300000000000ull;
     c->udp_idle_timeout_ns = 60000000000ull;
     c->closed_flow_timeout_ns = 2000000000ull;
@@ -65,6 +66,7 @@ int config_same_capture(const struct config *a, const struct config *b)
            a->max_frag_datagrams == b->max_frag_datagrams &&
            a->max_stream_buffers == b->max_stream_buffers && a->dns_timeout_ns == b->dns_timeout_ns &&
            a->tcp_handshake_timeout_ns == b->tcp_handshake_timeout_ns &&
+           a->tls_handshake_timeout_ns == b->tls_handshake_timeout_ns &&
            a->tcp_idle_timeout_ns == b->tcp_idle_timeout_ns &&
            a->udp_idle_timeout_ns == b->udp_idle_timeout_ns &&
            a->closed_flow_timeout_ns == b->closed_flow_timeout_ns &&
@@ -184,6 +186,8 @@ static int load_limits(struct yaml_ctx *cx, yaml_node_t *m, struct config *c)
             rc = yaml_get_duration(cx, v, "limits.dns_timeout", &c->dns_timeout_ns);
         else if (!strcmp(key, "tcp_handshake_timeout"))
             rc = yaml_get_duration(cx, v, "limits.tcp_handshake_timeout", &c->tcp_handshake_timeout_ns);
+        else if (!strcmp(key, "tls_handshake_timeout"))
+            rc = yaml_get_duration(cx, v, "limits.tls_handshake_timeout", &c->tls_handshake_timeout_ns);
         else if (!strcmp(key, "tcp_idle_timeout"))
             rc = yaml_get_duration(cx, v, "limits.tcp_idle_timeout", &c->tcp_idle_timeout_ns);
         else if (!strcmp(key, "udp_idle_timeout"))
@@ -198,6 +202,7 @@ static int load_limits(struct yaml_ctx *cx, yaml_node_t *m, struct config *c)
             rc = yaml_error(cx, k,
                            "limits: unknown key '%s' (known: max_flows, max_servers, "
                            "max_frag_datagrams, max_stream_buffers, dns_timeout, tcp_handshake_timeout, "
+                           "tls_handshake_timeout, "
                            "tcp_idle_timeout, udp_idle_timeout, closed_flow_timeout, frag_timeout, dedup_window)", key);
         if (rc)
             return rc;
@@ -279,6 +284,12 @@ static int load_server_match(struct yaml_ctx *cx, yaml_node_t *m, struct server_
             if (!val || !*val || strlen(val) >= sizeof g->http_host)
                 return yaml_error(cx, v, "servers[%u].match.http_host: expected a host name", i);
             snprintf(g->http_host, sizeof g->http_host, "%s", val);
+        } else if (!strcmp(key, "sni")) {
+            if (!val || !*val || strlen(val) >= sizeof g->sni || strchr(val, '*') != strrchr(val, '*') ||
+                (strchr(val, '*') && (val[0] != '*' || val[1] != '.' || !val[2])))
+                return yaml_error(cx, v, "servers[%u].match.sni: expected a server name, or "
+                                         "*.domain for any name under domain", i);
+            snprintf(g->sni, sizeof g->sni, "%s", val);
         } else if (!strcmp(key, "vni") || !strcmp(key, "vlan")) {
             int vni = key[1] == 'n';
             uint32_t n;
@@ -295,12 +306,16 @@ static int load_server_match(struct yaml_ctx *cx, yaml_node_t *m, struct server_
             }
         } else {
             return yaml_error(cx, k, "servers[%u].match: unknown key '%s' (known: cidr, port, "
-                                    "http_host, vni, vlan)", i, key);
+                                    "http_host, sni, vni, vlan)", i, key);
         }
     }
-    if (!g->has_cidr && !g->has_port && !g->http_host[0] && !g->has_vni && !g->has_vlan)
+    if (!g->has_cidr && !g->has_port && !g->http_host[0] && !g->sni[0] && !g->has_vni &&
+        !g->has_vlan)
         return yaml_error(cx, m, "servers[%u].match: give at least one of cidr, port, http_host, "
-                                 "vni, vlan", i);
+                                 "sni, vni, vlan", i);
+    if (g->http_host[0] && g->sni[0])
+        return yaml_error(cx, m, "servers[%u].match: http_host and sni name different protocols' "
+                                 "servers: give one of them", i);
     return 0;
 }
 

@@ -28,6 +28,7 @@ struct server_group {
     int has_port;
     uint16_t port;
     char http_host[256];    /* "" = any (matching by Host: analyzers issue) */
+    char sni[256];          /* "" = any; else the TLS server name, or "*.domain" */
     int has_vni;            /* inside VXLAN/Geneve with this VNI (a tenant network) */
     uint32_t vni;
     int has_vlan;           /* innermost 802.1Q VLAN ID */
@@ -72,6 +73,7 @@ struct config {
     uint32_t max_stream_buffers;     /* 8 KiB TCP reassembly blocks per worker */
     uint64_t dns_timeout_ns;
     uint64_t tcp_handshake_timeout_ns;
+    uint64_t tls_handshake_timeout_ns; /* ClientHello without a decided outcome -> timeout */
     uint64_t tcp_idle_timeout_ns;
     uint64_t udp_idle_timeout_ns;
     uint64_t closed_flow_timeout_ns; /* flows whose conversation ended (0: idle timeouts only) */

@@ -6,10 +6,11 @@
  *
  * X(id, name, kind, hist, quantile, proto)
  *   kind      RATIO (0..1), TIME (seconds; a duration is accepted), BYTES,
- *             RATE (per second)
+ *             RATE (per second), DAYS
  *   hist      the per-server histogram a quantile reads (HIST_<hist> in
  *             metrics/servers.h), NONE for counter expressions
- *   quantile  of that histogram (0 for counter expressions)
+ *   quantile  of that histogram (0 for counter expressions; for a histogram
+ *             the minimum)
  *   proto     what a server must have seen for a `server: "*"` rule to
  *             cover it (seen_<proto>), any = one of them
  */
@@ -41,7 +42,15 @@
     X(HTTP_SERVER_TIME_P90, "http_server_time_p90", TIME, HTTP_SERVER_TIME, 0.90, http)   \
     X(HTTP_SERVER_TIME_P99, "http_server_time_p99", TIME, HTTP_SERVER_TIME, 0.99, http)   \
     X(HTTP_RESPONSE_BYTES_P50, "http_response_bytes_p50", BYTES, HTTP_RESP_BYTES, 0.50, http) \
-    X(HTTP_RESPONSE_BYTES_P90, "http_response_bytes_p90", BYTES, HTTP_RESP_BYTES, 0.90, http)
+    X(HTTP_RESPONSE_BYTES_P90, "http_response_bytes_p90", BYTES, HTTP_RESP_BYTES, 0.90, http) \
+    X(TLS_HANDSHAKE_FAILURE_RATIO, "tls_handshake_failure_ratio", RATIO, NONE, 0, tls)    \
+    X(TLS_HANDSHAKE_P50, "tls_handshake_p50", TIME, TLS_HANDSHAKE, 0.50, tls)             \
+    X(TLS_HANDSHAKE_P90, "tls_handshake_p90", TIME, TLS_HANDSHAKE, 0.90, tls)             \
+    X(TLS_HANDSHAKE_P99, "tls_handshake_p99", TIME, TLS_HANDSHAKE, 0.99, tls)             \
+    X(TLS_RESPONSE_P50, "tls_response_p50", TIME, TLS_RESPONSE, 0.50, tls)                \
+    X(TLS_RESPONSE_P90, "tls_response_p90", TIME, TLS_RESPONSE, 0.90, tls)                \
+    X(TLS_RESPONSE_P99, "tls_response_p99", TIME, TLS_RESPONSE, 0.99, tls)                \
+    X(TLS_CERTIFICATE_DAYS_LEFT, "tls_certificate_days_left", DAYS, TLS_CERT_LEFT, 0, tls)
 
 enum rule_expr {
 #define X(id, name, kind, hist, q, proto) EXPR_##id,
@@ -50,7 +59,8 @@ enum rule_expr {
     EXPR_COUNT
 };
 
-enum rule_expr_kind { EXPR_KIND_RATIO, EXPR_KIND_TIME, EXPR_KIND_BYTES, EXPR_KIND_RATE };
+enum rule_expr_kind { EXPR_KIND_RATIO, EXPR_KIND_TIME, EXPR_KIND_BYTES, EXPR_KIND_RATE,
+                      EXPR_KIND_DAYS };
 
 extern const char *const rule_expr_name[EXPR_COUNT];
 extern const enum rule_expr_kind rule_expr_kind[EXPR_COUNT];

@@ -67,6 +67,14 @@
     X(HTTP_BAD_LENGTH, "http", "bad_content_length")               \
     X(HTTP_BAD_CHUNK, "http", "bad_chunk")                         \
     X(HTTP_PIPELINE_FULL, "http", "pipeline_full")                 \
+    X(TLS_BAD_RECORD, "tls", "bad_record")                         \
+    X(TLS_RECORD_TOO_LONG, "tls", "record_too_long")               \
+    X(TLS_BAD_HANDSHAKE, "tls", "bad_handshake")                   \
+    X(TLS_BAD_CLIENT_HELLO, "tls", "bad_client_hello")             \
+    X(TLS_BAD_SERVER_HELLO, "tls", "bad_server_hello")             \
+    X(TLS_BAD_EXTENSION, "tls", "bad_extension")                   \
+    X(TLS_BAD_CERTIFICATE, "tls", "bad_certificate")               \
+    X(TLS_BAD_ALERT, "tls", "bad_alert")                           \
     X(STREAM_NO_MEMORY, "tcp_stream", "buffer_cap")
 
 enum decode_error {

@@ -125,7 +125,21 @@ static void histogram_series_as(FILE *out, const char *name, const struct server
     expo_value_u64(out, h->count);
 }
 
-enum seen_proto { SEEN_DNS, SEEN_TCP, SEEN_HTTP };
+enum seen_proto { SEEN_DNS, SEEN_TCP, SEEN_HTTP, SEEN_TLS };
+
+static int seen(const struct server_stats *s, enum seen_proto proto)
+{
+    switch (proto) {
+    case SEEN_DNS:
+        return s->seen_dns;
+    case SEEN_TCP:
+        return s->seen_tcp;
+    case SEEN_HTTP:
+        return s->seen_http;
+    default:
+        return s->seen_tls;
+    }
+}
 
 /* A per-server histogram family: every server that has seen the protocol. */
 static void histogram_family(FILE *out, const struct metrics_view *r, enum seen_proto proto,
@@ -135,9 +149,50 @@ static void histogram_family(FILE *out, const struct metrics_view *r, enum seen_
     for (uint32_t i = 0; i < r->nservers; i++) {
         const struct server_snap *sv = &r->servers[i];
         const struct server_stats *s = &sv->st;
-        if (proto == SEEN_DNS ? s->seen_dns : proto == SEEN_TCP ? s->seen_tcp : s->seen_http)
+        if (seen(s, proto))
             histogram_series_as(out, name, s, &sv->h[k], server_hist_is_bytes(k));
     }
+}
+
+static void render_tls(FILE *out, const struct metrics_view *r)
+{
+    expo_family(out, "spanwatch_tls_handshakes_total", "counter",
+           "TLS handshakes (ClientHellos) by the version the server chose (unknown without a "
+           "ServerHello) and result: ok, alert, reset (RST or FIN first), timeout (no outcome "
+           "within limits.tls_handshake_timeout).");
+    PER_SERVER(r, seen_tls, for (int v = 0; v < TLSV_COUNT; v++) {
+        for (int k = 0; k < TLS_RES_COUNT; k++) {
+            if (!s->tls_handshakes[v][k])
+                continue;
+            server_open(out, "spanwatch_tls_handshakes_total", "", s);
+            fprintf(out, ",version=\"%s\",result=\"%s\"}", tls_version_name[v], tls_result_name[k]);
+            expo_value_u64(out, s->tls_handshakes[v][k]);
+        }
+    })
+    histogram_family(out, r, SEEN_TLS, "spanwatch_tls_handshake_seconds",
+           "TLS ClientHello to the ServerHello that answers it (one round trip at the tap plus "
+           "the server's TLS work).", HIST_TLS_HANDSHAKE);
+    expo_family(out, "spanwatch_tls_alerts_total", "counter",
+           "Cleartext TLS alerts by sender and RFC 8446 description.");
+    PER_SERVER(r, seen_tls, for (int who = 0; who < TLS_SENDER_COUNT; who++) {
+        for (int k = 0; k < TLS_ALERT_COUNT; k++) {
+            if (!s->tls_alerts[who][k])
+                continue;
+            server_open(out, "spanwatch_tls_alerts_total", "", s);
+            fprintf(out, ",sender=\"%s\",description=\"%s\"}", tls_sender_name[who],
+                    tls_alert_name[k]);
+            expo_value_u64(out, s->tls_alerts[who][k]);
+        }
+    })
+    expo_family(out, "spanwatch_tls_certificate_expiry_timestamp_seconds", "gauge",
+           "notAfter of the latest leaf certificate seen (TLS 1.2 and older), Unix time.");
+    PER_SERVER(r, seen_tls, if (s->tls_cert_seen_ns) {
+        server_open(out, "spanwatch_tls_certificate_expiry_timestamp_seconds", "", s);
+        fprintf(out, "} %" PRId64 "\n", s->tls_cert_not_after);
+    })
+    histogram_family(out, r, SEEN_TLS, "spanwatch_tls_response_seconds",
+           "TLS response time estimate: the end of a client burst of application-data records "
+           "to the server's next application-data record.", HIST_TLS_RESPONSE);
 }
 
 static void render_servers(FILE *out, const struct metrics_view *r)
@@ -204,6 +259,7 @@ static void render_servers(FILE *out, const struct metrics_view *r)
            "connection's server-side network leg (SYN to SYN-ACK at the tap).", HIST_HTTP_SERVER_TIME);
     histogram_family(out, r, SEEN_HTTP, "spanwatch_http_response_bytes",
            "HTTP response size: head plus body bytes seen (chunk framing excluded).", HIST_HTTP_RESP_BYTES);
+    render_tls(out, r);
 }
 
 int expo_render(FILE *out, const struct metrics_view *v)

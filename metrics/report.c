@@ -69,7 +69,7 @@ void report_servers(const struct server_registry *r)
         return;
     SERVER_FOREACH_SLOT(r, i) {
         const struct server_stats *st = &r->s[i];
-        if (st->seen_dns || st->seen_tcp || st->seen_http)
+        if (server_seen_any(st))
             order[n++] = st;
     }
     if (n == 0) {

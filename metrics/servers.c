@@ -13,6 +13,8 @@ const char *const rcode_name[RCODE_COUNT] = {
     "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "OTHER",
 };
 const char *const hs_failure_name[HS_FAIL_COUNT] = { "reset", "timeout" };
+const char *const tls_result_name[TLS_RES_COUNT] = { "ok", "alert", "reset", "timeout" };
+const char *const tls_sender_name[TLS_SENDER_COUNT] = { "client", "server" };
 
 int server_registry_init(struct server_registry *r, const struct config *cfg)
 {
@@ -20,8 +22,12 @@ int server_registry_init(struct server_registry *r, const struct config *cfg)
     r->max = cfg->max_servers;
     r->cfg = cfg;
     for (unsigned i = 0; i < cfg->n_servers; i++)
+    {
         if (cfg->servers[i].http_host[0])
             r->host_groups = 1;
+        if (cfg->servers[i].sni[0])
+            r->sni_groups = 1;
+    }
     uint64_t n = 16;
     while (n < (uint64_t)r->max * 2)
         n <<= 1;
@@ -116,18 +122,10 @@ static int endpoint_matches(const struct server_group *g, const struct ip_addr *
     return place_matches(g, tenant, vlan);
 }
 
-static int host_equal(const char *want, const uint8_t *h, size_t n)
+/* a name of n bytes equals want (case-insensitive; a trailing dot on
+ * either is ignored) */
+static int name_equal(const char *want, const uint8_t *h, size_t end)
 {
-    /* drop ":port" (not inside an IPv6 literal) and a trailing dot */
-    size_t end = n;
-    for (size_t i = n; i > 0; i--) {
-        if (h[i - 1] == ']')
-            break;
-        if (h[i - 1] == ':') {
-            end = i - 1;
-            break;
-        }
-    }
     if (end && h[end - 1] == '.')
         end--;
     size_t wl = strlen(want);
@@ -147,6 +145,47 @@ static int host_equal(const char *want, const uint8_t *h, size_t n)
     return 1;
 }
 
+static int host_equal(const char *want, const uint8_t *h, size_t n)
+{
+    /* drop ":port" (not inside an IPv6 literal) */
+    size_t end = n;
+    for (size_t i = n; i > 0; i--) {
+        if (h[i - 1] == ']')
+            break;
+        if (h[i - 1] == ':') {
+            end = i - 1;
+            break;
+        }
+    }
+    return name_equal(want, h, end);
+}
+
+/* "*.example.com" matches a.example.com and a.b.example.com, not
+ * example.com; anything else must equal the name */
+static int sni_matches(const char *want, const uint8_t *name, size_t n)
+{
+    if (want[0] != '*')
+        return name_equal(want, name, n);
+    const char *suffix = want + 1; /* ".example.com" */
+    size_t sl = strlen(suffix);
+    if (n && name[n - 1] == '.')
+        n--;
+    if (sl && suffix[sl - 1] == '.')
+        sl--;
+    if (n <= sl || name[0] == '.')
+        return 0;
+    for (size_t i = 0; i < sl; i++) {
+        uint8_t c = name[n - sl + i], d = (uint8_t)suffix[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (uint8_t)(c + 32);
+        if (d >= 'A' && d <= 'Z')
+            d = (uint8_t)(d + 32);
+        if (c != d)
+            return 0;
+    }
+    return 1;
+}
+
 uint32_t server_registry_http(struct server_registry *r, const struct ip_addr *a, uint16_t port,
                               uint32_t tenant, uint16_t vlan, const uint8_t *host,
                               size_t host_len, uint32_t endpoint)
@@ -154,12 +193,34 @@ uint32_t server_registry_http(struct server_registry *r, const struct ip_addr *a
     for (unsigned i = 0; i < r->cfg->n_servers; i++) {
         const struct server_group *g = &r->cfg->servers[i];
         int where = g->has_cidr || g->has_port || g->has_vni || g->has_vlan;
+        if (g->sni[0])
+            continue;
         if (g->http_host[0]) {
             if (host && host_equal(g->http_host, host, host_len) &&
                 endpoint_matches(g, a, port, tenant, vlan))
                 return server_registry_get(r, g->name);
         } else if (where && endpoint_matches(g, a, port, tenant, vlan)) {
             return endpoint; /* an endpoint group comes first: the flow's server is it */
+        }
+    }
+    return endpoint;
+}
+
+uint32_t server_registry_sni(struct server_registry *r, const struct ip_addr *a, uint16_t port,
+                             uint32_t tenant, uint16_t vlan, const uint8_t *sni, size_t sni_len,
+                             uint32_t endpoint)
+{
+    for (unsigned i = 0; i < r->cfg->n_servers; i++) {
+        const struct server_group *g = &r->cfg->servers[i];
+        int where = g->has_cidr || g->has_port || g->has_vni || g->has_vlan;
+        if (g->http_host[0])
+            continue;
+        if (g->sni[0]) {
+            if (sni_len && sni_matches(g->sni, sni, sni_len) &&
+                endpoint_matches(g, a, port, tenant, vlan))
+                return server_registry_get(r, g->name);
+        } else if (where && endpoint_matches(g, a, port, tenant, vlan)) {
+            return endpoint;
         }
     }
     return endpoint;
@@ -174,7 +235,7 @@ static uint32_t endpoint_lookup(struct server_registry *r, const struct ip_addr 
     char label[SERVER_LABEL_MAX];
     for (unsigned i = 0; i < r->cfg->n_servers; i++) {
         const struct server_group *g = &r->cfg->servers[i];
-        if (!g->http_host[0] && endpoint_matches(g, a, port, tenant, vlan))
+        if (!g->http_host[0] && !g->sni[0] && endpoint_matches(g, a, port, tenant, vlan))
             return server_registry_get(r, g->name);
     }
     server_format_endpoint(label, sizeof label, a, port);
@@ -218,6 +279,11 @@ void server_stats_add(struct server_stats *d, const struct server_stats *s)
     d->seen_dns |= s->seen_dns;
     d->seen_tcp |= s->seen_tcp;
     d->seen_http |= s->seen_http;
+    d->seen_tls |= s->seen_tls;
+    if (s->tls_cert_seen_ns && s->tls_cert_seen_ns >= d->tls_cert_seen_ns) {
+        d->tls_cert_seen_ns = s->tls_cert_seen_ns;
+        d->tls_cert_not_after = s->tls_cert_not_after;
+    }
     uint64_t *dv = (uint64_t *)((char *)d + STATS_OFF);
     const uint64_t *sv = (const uint64_t *)((const char *)s + STATS_OFF);
     for (size_t k = 0; k < STATS_N; k++)
@@ -239,7 +305,9 @@ void server_registry_clear(struct server_registry *r)
 {
     SERVER_FOREACH_SLOT(r, i) {
         struct server_stats *s = &r->s[i];
-        s->seen_dns = s->seen_tcp = s->seen_http = 0;
+        s->seen_dns = s->seen_tcp = s->seen_http = s->seen_tls = 0;
+        s->tls_cert_not_after = 0;
+        s->tls_cert_seen_ns = 0;
         memset((char *)s + STATS_OFF, 0, STATS_N * sizeof(uint64_t));
         for (int k = 0; k < SERVER_HIST_COUNT; k++) {
             struct histogram *h = server_hist(r, i, (enum server_hist)k);
@@ -254,7 +322,7 @@ void server_registry_add(struct server_registry *dst, const struct server_regist
 {
     SERVER_FOREACH_SLOT(src, i) {
         const struct server_stats *s = &src->s[i];
-        if (!s->seen_dns && !s->seen_tcp && !s->seen_http)
+        if (!server_seen_any(s))
             continue;
         uint32_t j = i == src->max ? dst->max : server_registry_get(dst, s->label);
         if (j == dst->max && i != src->max)

@@ -19,6 +19,7 @@
 
 #include "decode/decode.h"
 #include "config/config.h"
+#include "decode/tls.h"
 #include "metrics/histogram.h"
 
 #define SERVER_LABEL_MAX 64
@@ -33,6 +34,13 @@ extern const char *const rcode_name[RCODE_COUNT];
 enum hs_failure { HS_FAIL_RESET, HS_FAIL_TIMEOUT, HS_FAIL_COUNT };
 extern const char *const hs_failure_name[HS_FAIL_COUNT];
 
+/* How a TLS handshake ended (spanwatch_tls_handshakes_total's result). */
+enum tls_hs_result { TLS_RES_OK, TLS_RES_ALERT, TLS_RES_RESET, TLS_RES_TIMEOUT, TLS_RES_COUNT };
+extern const char *const tls_result_name[TLS_RES_COUNT];
+/* Who sent a TLS alert. */
+enum tls_sender { TLS_SENDER_CLIENT, TLS_SENDER_SERVER, TLS_SENDER_COUNT };
+extern const char *const tls_sender_name[TLS_SENDER_COUNT];
+
 /* Per-server histograms. All hold nanoseconds except HIST_HTTP_RESP_BYTES
  * (bytes). */
 enum server_hist {
@@ -42,6 +50,11 @@ enum server_hist {
     HIST_TCP_DATA_RTT,     /* server data -> client ACK, plus the server leg */
     HIST_HTTP_SERVER_TIME, /* HTTP latency minus the connection's server leg */
     HIST_HTTP_RESP_BYTES,  /* response head + body bytes */
+    HIST_TLS_HANDSHAKE,    /* ClientHello -> the ServerHello answering it */
+    HIST_TLS_RESPONSE,     /* end of a client burst of records -> the server's next record */
+    /* seconds (not ns) a leaf certificate had left when it was seen, 0 if
+     * expired: not exported; tls_certificate_days_left reads its minimum */
+    HIST_TLS_CERT_LEFT,
     SERVER_HIST_COUNT
 };
 static inline int server_hist_is_bytes(int k)
@@ -54,7 +67,11 @@ static inline int server_hist_is_bytes(int k)
 
 struct server_stats {
     char label[SERVER_LABEL_MAX];
-    uint8_t seen_dns, seen_tcp, seen_http;
+    uint8_t seen_dns, seen_tcp, seen_http, seen_tls;
+    /* a gauge, not a counter: notAfter (Unix seconds) of the latest leaf
+     * certificate seen, and when (packet time, ns) — merging keeps the later */
+    int64_t tls_cert_not_after;
+    uint64_t tls_cert_seen_ns;
     uint64_t dns_queries;
     uint64_t dns_responses[RCODE_COUNT];
     uint64_t dns_timeouts;
@@ -67,7 +84,16 @@ struct server_stats {
     uint64_t tcp_stream_gaps;
     uint64_t http_requests;
     uint64_t http_codes[HTTP_CODE_MAX - HTTP_CODE_MIN + 1];
+    uint64_t tls_handshakes[TLSV_COUNT][TLS_RES_COUNT];
+    uint64_t tls_alerts[TLS_SENDER_COUNT][TLS_ALERT_COUNT];
+    uint64_t tls_certificates;     /* leaf certificates read */
 };
+
+/* has the server seen any protocol at all (is it worth a series)? */
+static inline int server_seen_any(const struct server_stats *s)
+{
+    return s->seen_dns || s->seen_tcp || s->seen_http || s->seen_tls;
+}
 
 /* Last server index looked up for an endpoint (address, port): a
  * direct-mapped cache in front of group matching and label formatting,
@@ -93,6 +119,7 @@ struct server_registry {
     uint64_t overflow_samples; /* spanwatch_servers_overflow_total */
     const struct config *cfg;  /* server groups */
     int host_groups;           /* some group has match.http_host */
+    int sni_groups;            /* some group has match.sni */
     struct server_ep_cache *ep_cache; /* SERVER_EP_CACHE entries */
 };
 
@@ -117,6 +144,17 @@ uint32_t server_registry_http(struct server_registry *r, const struct ip_addr *a
 static inline int server_registry_has_host_groups(const struct server_registry *r)
 {
     return r->host_groups;
+}
+/* Server for a TLS ClientHello to endpoint (a, port) with SNI `sni` (may be
+ * empty): as server_registry_http, for groups with match.sni — exact
+ * (case-insensitive, no trailing dot) or "*.example.com" (one or more
+ * labels before example.com). Called once per ClientHello. */
+uint32_t server_registry_sni(struct server_registry *r, const struct ip_addr *a, uint16_t port,
+                             uint32_t tenant, uint16_t vlan, const uint8_t *sni, size_t sni_len,
+                             uint32_t endpoint);
+static inline int server_registry_has_sni_groups(const struct server_registry *r)
+{
+    return r->sni_groups;
 }
 
 /* Counter arithmetic over every counter of a server_stats (the label is

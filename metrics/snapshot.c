@@ -41,7 +41,7 @@ void worker_snap_servers(struct worker_snap *s, const struct server_registry *r)
         if (!(n < s->cap))
             break;
         const struct server_stats *st = &r->s[i];
-        if (!st->seen_dns && !st->seen_tcp && !st->seen_http)
+        if (!server_seen_any(st))
             continue;
         struct server_snap *d = &s->servers[n++];
         d->st = *st;
