@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""make_seeds.py [--dns|--http] OUTDIR PCAP... — turn captures into fuzz seeds.
+"""make_seeds.py [--dns|--http|--tls] OUTDIR PCAP... — turn captures into fuzz seeds.
 
 Default (fuzz_decode): each packet becomes [link-type index][255][frame].
 --dns: each UDP/TCP payload to or from port 53 (TCP without its 2-byte
 length prefix). --http: each TCP payload to or from port 80, prefixed with
-a byte saying request (1) or response (0). Ethernet + IPv4 frames only for
+a byte saying request (1) or response (0). --tls: each TCP payload that
+starts like a TLS record (content type 20..23, version 3.x). Ethernet + IPv4 frames only for
 the payload modes. Reads classic pcap only, with the stdlib alone.
 """
 import os
@@ -51,7 +52,7 @@ def l4_payload(data):
 def main():
     mode = None
     args = sys.argv[1:]
-    if args and args[0] in ("--dns", "--http"):
+    if args and args[0] in ("--dns", "--http", "--tls"):
         mode = args.pop(0)
     out = args[0]
     os.makedirs(out, exist_ok=True)
@@ -67,6 +68,9 @@ def main():
                     seed = pl[2:] if proto == 6 else pl
                 elif mode == "--http" and proto == 6 and 80 in (sp, dp):
                     seed = bytes([1 if dp == 80 else 0]) + pl
+                elif mode == "--tls" and proto == 6 and len(pl) >= 5 and 20 <= pl[0] <= 23 and \
+                        pl[1] == 3:
+                    seed = pl
                 else:
                     continue
                 with open(os.path.join(out, "seed-%05d" % n), "wb") as f:
