@@ -159,7 +159,7 @@ int alerts_init(struct alert_engine *e, const struct config *cfg, alert_cb cb, v
             e->fd_group = g;
             e->groups[g].hist_mask |= 1u << HIST_TCP_RTT | 1u << HIST_TCP_DATA_RTT |
                                       1u << HIST_HTTP_SERVER_TIME | 1u << HIST_HTTP_RESP_BYTES |
-                                      1u << HIST_DNS;
+                                      1u << HIST_DNS | 1u << HIST_TLS_SERVER_TIME;
             break;
         }
         const struct rule *r = &cfg->rules[i];

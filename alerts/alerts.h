@@ -36,16 +36,17 @@ enum alert_state { ALERT_INACTIVE, ALERT_PENDING, ALERT_FIRING };
 /* Fault-domain attribution (README "Fault domains: network or backend?").
  * Every fault_domain.window the engine judges each server from that
  * window's counters and histograms: evidence of a network fault (handshake
- * timeouts, retransmissions, handshake or data RTT above its baseline) and
- * of a backend fault (5xx, SERVFAIL/REFUSED/DNS timeouts, refused
- * handshakes, server time or DNS latency above baseline, responses much
- * smaller than baseline). Baselines are medians of the signal's p50 over
+ * timeouts (TCP, and TLS handshakes left unanswered), retransmissions,
+ * handshake or data RTT above its baseline) and of a backend fault (5xx,
+ * SERVFAIL/REFUSED/DNS timeouts, refused handshakes, TLS alerts from the
+ * server, server time, TLS handshake work or DNS latency above baseline,
+ * responses much smaller than baseline). Baselines are medians of the signal's p50 over
  * the trailing good (domain none) windows. */
 enum fault_domain { FD_NONE, FD_NETWORK, FD_BACKEND, FD_BOTH, FD_COUNT };
 extern const char *const fault_domain_name[FD_COUNT];
 
 enum fd_signal { FDS_RTT, FDS_DATA_RTT, FDS_SERVER_TIME, FDS_RESP_BYTES, FDS_DNS_LATENCY,
-                 FDS_COUNT };
+                 FDS_TLS_TIME, FDS_COUNT };
 
 /* evidence bits */
 enum {
@@ -59,7 +60,9 @@ enum {
     FDE_SERVER_TIME = 1u << 7,
     FDE_RESP_BYTES = 1u << 8,
     FDE_DNS_LATENCY = 1u << 9,
-    FDE_COUNT_BITS = 10,
+    FDE_TLS_ALERTS = 1u << 10,  /* the server refused TLS handshakes with alerts */
+    FDE_TLS_TIME = 1u << 11,    /* its TLS handshake work above baseline */
+    FDE_COUNT_BITS = 12,
 };
 #define FDE_NETWORK (FDE_HS_TIMEOUT | FDE_RETRANSMIT | FDE_RTT | FDE_DATA_RTT)
 extern const char *const fault_evidence_name[FDE_COUNT_BITS];

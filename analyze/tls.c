@@ -108,8 +108,12 @@ static void server_hello(struct deliver_ctx *c, struct bytes body)
     if (sh.hrr)
         return; /* the client answers with a second ClientHello */
     fa->tls.flags |= TLS_F_SERVER_HELLO;
-    hist_record(server_hist(&w->servers, tls_server(fa), HIST_TLS_HANDSHAKE),
-                ts_since(w->pkt_ns, fa->tls.hello_ns));
+    uint64_t t = ts_since(w->pkt_ns, fa->tls.hello_ns);
+    hist_record(server_hist(&w->servers, tls_server(fa), HIST_TLS_HANDSHAKE), t);
+    uint64_t leg = server_leg_ns(fa);
+    if (leg) /* the server's own TLS work, when the TCP handshake was seen */
+        hist_record(server_hist(&w->servers, tls_server(fa), HIST_TLS_SERVER_TIME),
+                    t > leg ? t - leg : 0);
 }
 
 static void certificate(struct deliver_ctx *c, struct bytes body, bool whole)

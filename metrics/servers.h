@@ -52,6 +52,9 @@ enum server_hist {
     HIST_HTTP_RESP_BYTES,  /* response head + body bytes */
     HIST_TLS_HANDSHAKE,    /* ClientHello -> the ServerHello answering it */
     HIST_TLS_RESPONSE,     /* end of a client burst of records -> the server's next record */
+    /* TLS handshake time minus the connection's server leg (SYN -> SYN-ACK
+     * at the tap): the server's TLS work; not exported, a fault-domain signal */
+    HIST_TLS_SERVER_TIME,
     /* seconds (not ns) a leaf certificate had left when it was seen, 0 if
      * expired: not exported; tls_certificate_days_left reads its minimum */
     HIST_TLS_CERT_LEFT,

@@ -14,8 +14,9 @@ Rules (one bad window fires, one good window resolves): tls_handshake_p99
 > 0.2 s and tls_handshake_failure_ratio > 0.2 on api (firing at 4 and 8,
 resolved at 6 and 9), tls_certificate_days_left < 14 on every server (old
 fires in window 1; new never). The handshake counts and the certificate
-expiry gauges are checked too, and a replay with -w 3 gives the same
-transitions.
+expiry gauges are checked too, the fault domain of the two api alerts
+(backend: tls_server_time, tls_alerts), and a replay with -w 3 gives the
+same transitions.
 """
 import json
 import os
@@ -170,7 +171,10 @@ def main():
     wrpcap(pcap, pkts)
     cfg = os.path.join(tmp, "rules.yaml")
     with open(cfg, "w") as f:
-        f.write("""servers:
+        f.write("""fault_domain:
+  window: 10s
+  min_baseline_windows: 2
+servers:
   - name: api
     match: { sni: api.example.test }
   - name: old
@@ -209,6 +213,8 @@ rules:
     want = {("tls-slow", "api", "firing", 4), ("tls-slow", "api", "resolved", 6),
             ("tls-refused", "api", "firing", 8), ("tls-refused", "api", "resolved", 9),
             ("cert-expiry", "old", "firing", 1)}
+    # the server's own TLS work above its baseline; alerts from the server
+    fd_want = {"tls-slow": ("backend", "tls_server_time"), "tls-refused": ("backend", "tls_alerts")}
     first = min(p.time for p in pkts)
     for workers in ("1", "3"):
         out = subprocess.run([sw, "-q", "-w", workers, "-r", pcap, "-c", cfg, "--alerts-out", "-",
@@ -217,6 +223,10 @@ rules:
         got = set()
         for line in out.splitlines():
             a = json.loads(line)
+            if a["state"] == "firing" and a["rule"] in fd_want:
+                dom = (a["fault_domain"], a["fault_evidence"])
+                check(dom == fd_want[a["rule"]], "-w %s %s: fault domain %s (%s)" %
+                      (workers, a["rule"], dom[0], dom[1]))
             end = a["window_end"]
             t = time.mktime(time.strptime(end[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
             got.add((a["rule"], a["server"], a["state"], int(round((t - first) / W))))
