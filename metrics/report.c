@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 void report_run(const struct run_totals *w, double wall)
@@ -59,6 +60,43 @@ static int label_cmp(const void *a, const void *b)
     const struct server_stats *x = *(const struct server_stats *const *)a;
     const struct server_stats *y = *(const struct server_stats *const *)b;
     return strcmp(x->label, y->label);
+}
+
+/* the TLS line of a server: handshakes, failures, handshake time */
+static void report_tls(const struct server_registry *r, uint32_t idx)
+{
+    const struct server_stats *st = &r->s[idx];
+    uint64_t res[TLS_RES_COUNT] = { 0 }, all = 0;
+    char p50[16], p99[16], resp[16], vers[96] = "", cert[40] = "";
+    size_t o = 0;
+    for (int v = 0; v < TLSV_COUNT; v++) {
+        uint64_t n = 0;
+        for (int k = 0; k < TLS_RES_COUNT; k++) {
+            res[k] += st->tls_handshakes[v][k];
+            n += st->tls_handshakes[v][k];
+        }
+        all += n;
+        if (n && v != TLSV_UNKNOWN && o < sizeof vers)
+            o += (size_t)snprintf(vers + o, sizeof vers - o, "%s %" PRIu64 ", ",
+                                  tls_version_name[v], n);
+    }
+    const struct histogram *h = server_hist_c(r, idx, HIST_TLS_HANDSHAKE);
+    report_format_latency(p50, sizeof p50, hist_quantile(h, 0.5));
+    report_format_latency(p99, sizeof p99, hist_quantile(h, 0.99));
+    report_format_latency(resp, sizeof resp,
+                          hist_quantile(server_hist_c(r, idx, HIST_TLS_RESPONSE), 0.5));
+    if (st->tls_cert_seen_ns) {
+        time_t t = (time_t)st->tls_cert_not_after;
+        struct tm tm;
+        if (gmtime_r(&t, &tm))
+            strftime(cert, sizeof cert, "; certificate expires %Y-%m-%d", &tm);
+    }
+    uint64_t err = all - res[TLS_RES_OK];
+    fprintf(stderr,
+            "spanwatch: %-28s %-5s %9" PRIu64 " %8" PRIu64 " %6.1f%% %9s %9s  handshake; %s"
+            "alert %" PRIu64 ", reset %" PRIu64 ", timeout %" PRIu64 "; response p50 %s%s\n",
+            st->label, "tls", all, err, all ? 100.0 * (double)err / (double)all : 0.0, p50, p99,
+            vers, res[TLS_RES_ALERT], res[TLS_RES_RESET], res[TLS_RES_TIMEOUT], resp, cert);
 }
 
 void report_servers(const struct server_registry *r)
@@ -142,6 +180,8 @@ void report_servers(const struct server_registry *r)
                     st->http_requests ? 100.0 * (double)cls[5] / (double)st->http_requests : 0.0, p50,
                     p99, details);
         }
+        if (st->seen_tls)
+            report_tls(r, idx);
     }
     if (r->overflow_samples)
         fprintf(stderr, "spanwatch: %" PRIu64 " samples went to %s (limits.max_servers = %u)\n",
