@@ -30,7 +30,7 @@ static void on_gap(struct worker *w, struct flow *f, uint8_t dir)
 static void deliver_tls(struct deliver_ctx *c, struct stream_dir *sd, struct bytes data)
 {
     struct stream_pool *pool = &c->w->streams;
-    do {
+    while (data.len) {
         size_t room = STREAM_BLOCK - (sd->carry ? sd->carry_len : 0);
         size_t take = data.len < room ? data.len : room;
         struct bytes v;
@@ -51,7 +51,7 @@ static void deliver_tls(struct deliver_ctx *c, struct stream_dir *sd, struct byt
             on_gap(c->w, c->f, c->dir);
             return;
         }
-    } while (data.len);
+    }
 }
 
 static void deliver(void *ctx, struct bytes data, bool after_gap)
