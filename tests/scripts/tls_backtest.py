@@ -5,7 +5,10 @@ capture built here (scapy) whose behaviour is known by construction:
   api (10.20.0.1:443, SNI api.example.test, TLS 1.3): 10 windows of 10 s,
       20 handshakes each; the ServerHello comes 2 ms after the ClientHello,
       400 ms in windows 4 and 5 (the server slows down); in window 8 half
-      the handshakes are refused (fatal alert handshake_failure)
+      the handshakes are refused (fatal alert handshake_failure). A third of
+      the ClientHellos carry a post-quantum-sized key share and span two
+      segments; five in window 2 get a HelloRetryRequest first; one
+      connection is picked up mid-stream (no handshake counted)
   old (10.20.0.2:443, TLS 1.2): 5 handshakes a window, its certificate
       (made with openssl) expires 10 days after the capture's start
   new (10.20.0.3:443, TLS 1.2): the same with 60 days
@@ -52,19 +55,26 @@ def hs(htype, body):
     return bytes([htype]) + u24(len(body)) + body
 
 
-def client_hello(sni):
+def client_hello(sni, key_share=0):
     name = sni.encode()
     sni_ext = u16(0) + u16(len(name) + 5) + u16(len(name) + 3) + b"\x00" + u16(len(name)) + name
     sv = u16(43) + u16(5) + b"\x04" + u16(0x0304) + u16(0x0303)
     exts = sni_ext + sv
+    if key_share:  # one large share, as X25519MLKEM768's 1,216 bytes
+        share = u16(0x11ec) + u16(key_share) + os.urandom(key_share)
+        exts += u16(51) + u16(len(share) + 2) + u16(len(share)) + share
     body = u16(0x0303) + os.urandom(32) + b"\x20" + os.urandom(32) + u16(2) + u16(0x1301) + \
         b"\x01\x00" + u16(len(exts)) + exts
     return record(22, hs(1, body), 0x0301)
 
 
-def server_hello(tls13):
+HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+
+
+def server_hello(tls13, hrr=False):
     exts = u16(43) + u16(2) + u16(0x0304) if tls13 else b""
-    body = u16(0x0303) + os.urandom(32) + b"\x20" + os.urandom(32) + u16(0x1301) + b"\x00"
+    rnd = HRR_RANDOM if hrr else os.urandom(32)
+    body = u16(0x0303) + rnd + b"\x20" + os.urandom(32) + u16(0x1301) + b"\x00"
     body += u16(len(exts)) + exts if tls13 else b""
     return hs(2, body)
 
@@ -106,10 +116,18 @@ class Conn:
         self.send(0, b"", "A")
 
 
-def tls13(pkts, cport, t, sni, delay, refuse):
+def tls13(pkts, cport, t, sni, delay, refuse, big=False, hrr=False):
     c = Conn(pkts, "10.20.1.%d" % (cport % 200 + 1), cport, "10.20.0.1", t)
     c.handshake()
-    c.send(0, client_hello(sni))
+    hello = client_hello(sni, 1216 if big else 0)
+    if big:  # over two segments, as a browser's does
+        c.send(0, hello[:700])
+        c.send(0, hello[700:])
+    else:
+        c.send(0, hello)
+    if hrr:  # HelloRetryRequest, a second ClientHello; the time counts from it
+        c.send(1, record(22, server_hello(True, hrr=True)), dt=0.002)
+        c.send(0, record(20, b"\x01") + client_hello(sni), dt=0.0003)
     if refuse:
         c.send(1, record(21, b"\x02\x28"), dt=0.002)
         c.close()
@@ -160,12 +178,16 @@ def main():
             port += 1
             slow = w in (3, 4)
             tls13(pkts, port, base + 0.2 + i * 0.4, "api.example.test", 0.4 if slow else 0.002,
-                  w == 7 and i % 2 == 0)
+                  w == 7 and i % 2 == 0, big=i % 3 == 1, hrr=w == 1 and i < 5)
         for i in range(5):
             port += 1
             tls12(pkts, "10.20.0.2", port, base + 0.3 + i * 1.5, der_old)
             port += 1
             tls12(pkts, "10.20.0.3", port, base + 0.35 + i * 1.5, der_new)
+    # a connection picked up mid-stream (no SYN, no ClientHello): no handshake
+    c = Conn(pkts, "10.20.1.250", 40000, "10.20.0.1", START + 55)
+    c.send(0, record(23, os.urandom(90)))
+    c.send(1, record(23, os.urandom(300)), dt=0.003)
     pkts.sort(key=lambda p: p.time)
     pcap = os.path.join(tmp, "tls_faults.pcap")
     wrpcap(pcap, pkts)
@@ -249,9 +271,15 @@ rules:
           "old: certificate expiry %s (openssl)" % na_old)
     check(val('spanwatch_tls_certificate_expiry_timestamp_seconds{server="new"}') == na_new,
           "new: certificate expiry %s (openssl)" % na_new)
+    # handshake time = the delay after the (last, complete) ClientHello, by construction
+    hs_sum = val('spanwatch_tls_handshake_seconds_sum{server="api"}')
+    check(val('spanwatch_tls_handshake_seconds_count{server="api"}') == 190 and
+          abs(hs_sum - (40 * 0.4 + 150 * 0.002)) < 1e-5,
+          "api: 190 handshake times summing to %.6f s (built: 16.3 s)" % hs_sum)
     check(val('spanwatch_tls_response_seconds_count{server="api"}') == 190,
           "api: one response time per request")
-    subprocess.run(["rm", "-rf", tmp])
+    if os.environ.get("KEEP"): print("kept", tmp)
+    else: subprocess.run(["rm", "-rf", tmp])
     finish()
 
 
