@@ -13,6 +13,7 @@
 
 #include "alerts/alerts.h"
 #include "util/clock.h"
+#include "util/module.h"
 
 #define RING 1024         /* transitions waiting for the sender thread */
 #define MAX_KNOWN 8192    /* alerts the sender tracks (firing + unsent resolved) */
@@ -282,3 +283,11 @@ void am_stop(struct am_sender *s, unsigned flush_ms)
     free(s->known);
     free(s);
 }
+
+/* spanwatch-alertmanager.so's table (alertmanager.h) */
+MODULE_EXPORT const struct spanwatch_alertmanager_api spanwatch_alertmanager_api = {
+    .start = am_start,
+    .enqueue = am_enqueue,
+    .get_stats = am_get_stats,
+    .stop = am_stop,
+};

@@ -39,6 +39,17 @@ struct am_stats {
 
 struct am_sender;
 
+/* The sender (alertmanager.c, libcurl) is the module spanwatch-alertmanager.so
+ * (util/module.h): am_start loads it, and fails with the loader's message
+ * if it cannot. Its table: */
+struct spanwatch_alertmanager_api {
+    struct am_sender *(*start)(const char *url, uint64_t resend_ns, uint64_t timeout_ns,
+                               const char *probe, char *err, size_t errlen);
+    int (*enqueue)(struct am_sender *s, const struct am_msg *m);
+    void (*get_stats)(struct am_sender *s, struct am_stats *out);
+    void (*stop)(struct am_sender *s, unsigned flush_ms);
+};
+
 /* url: http(s)://host:port (path /api/v2/alerts is appended). */
 struct am_sender *am_start(const char *url, uint64_t resend_ns, uint64_t timeout_ns,
                            const char *probe, char *err, size_t errlen);

@@ -56,25 +56,6 @@ struct afp_source {
     int skip_outgoing;
 };
 
-uint64_t source_iface_rx_drops(const char *iface)
-{
-    static const char *const files[] = { "rx_dropped", "rx_missed_errors" };
-    uint64_t sum = 0;
-    for (int i = 0; i < 2; i++) {
-        char path[160];
-        snprintf(path, sizeof path, "/sys/class/net/%s/statistics/%s", iface, files[i]);
-        FILE *f = fopen(path, "r");
-        unsigned long long v = 0;
-        if (f) {
-            if (fscanf(f, "%llu", &v) != 1)
-                v = 0;
-            fclose(f);
-        }
-        sum += v;
-    }
-    return sum;
-}
-
 void source_afpacket_report_iface_drops(struct source *s)
 {
     struct afp_source *a = (struct afp_source *)s;

@@ -8,8 +8,14 @@
 #include <unistd.h>
 
 #include "capture/afpacket.h"
-#include "capture/afxdp.h"
-#include "capture/dpdk.h"
+#include "capture/modules.h"
+#include "util/module.h"
+
+/* the module of a back end, loaded on first use (util/module.h) */
+static const struct spanwatch_bpf_api *bpf_api(char *err, size_t len)
+{
+    return module_api("bpf", err, len);
+}
 
 static void close_all(struct backends *b, unsigned n)
 {
@@ -23,7 +29,10 @@ static void close_all(struct backends *b, unsigned n)
  * (nor counted as drops). */
 static int open_afxdp(struct backend_request *r, struct backends *b, char *err, size_t len)
 {
-    unsigned nq = afxdp_rx_queues(r->iface);
+    const struct spanwatch_bpf_api *x = bpf_api(err, len);
+    if (!x)
+        return -1;
+    unsigned nq = x->rx_queues(r->iface);
     if (nq && nq != r->workers) {
         if (r->workers_given) {
             snprintf(err, len, "%s has %u RX queue%s; --backend afxdp reads each with its own "
@@ -34,23 +43,23 @@ static int open_afxdp(struct backend_request *r, struct backends *b, char *err, 
         }
         r->workers = nq > BACKENDS_MAX_SOURCES ? BACKENDS_MAX_SOURCES : nq;
     }
-    b->xdp = afxdp_attach(r->iface, r->xdp_mode, err, len);
+    b->xdp = x->attach(r->iface, r->xdp_mode, err, len);
     if (!b->xdp)
         return -1;
     for (unsigned i = 0; i < r->workers; i++) {
-        b->src[i] = afxdp_open_queue(b->xdp, r->iface, i, err, len);
+        b->src[i] = x->open_queue(b->xdp, r->iface, i, err, len);
         if (!b->src[i]) {
             close_all(b, i);
-            afxdp_detach(b->xdp);
+            x->detach(b->xdp);
             b->xdp = NULL;
             return -1;
         }
     }
-    afxdp_report_iface_drops(b->src[0]);
+    x->report_iface_drops(b->src[0]);
     if (!r->quiet)
         fprintf(stderr, "spanwatch: %s: XDP program attached in %s mode, %u AF_XDP socket%s "
                         "(RX queues 0-%u)\n", r->iface,
-                afxdp_native(b->xdp) ? "native" : "skb", r->workers,
+                x->native(b->xdp) ? "native" : "skb", r->workers,
                 r->workers == 1 ? "" : "s", r->workers - 1);
     return 0;
 }
@@ -59,31 +68,36 @@ static int open_afxdp(struct backend_request *r, struct backends *b, char *err, 
 #ifdef HAVE_DPDK
 static int open_dpdk(struct backend_request *r, struct backends *b, char *err, size_t len)
 {
-    if (dpdk_setup(r->dpdk_args, r->workers, err, len) != 0)
+    const struct spanwatch_dpdk_api *d = module_api("dpdk", err, len);
+    if (!d || d->setup(r->dpdk_args, r->workers, err, len) != 0)
         return -1;
-    b->dpdk = 1;
+    b->dpdk = d;
     for (unsigned i = 0; i < r->workers; i++)
-        if (!(b->src[i] = dpdk_open_worker(i, r->workers, err, len))) {
+        if (!(b->src[i] = d->open_worker(i, r->workers, err, len))) {
             close_all(b, i);
             return -1;
         }
     if (!r->quiet)
         fprintf(stderr, "spanwatch: DPDK port %s started with %u RX queue%s on %u worker%s\n",
-                dpdk_port_name(), dpdk_queue_count(), dpdk_queue_count() == 1 ? "" : "s",
+                d->port_name(), d->queue_count(), d->queue_count() == 1 ? "" : "s",
                 r->workers, r->workers == 1 ? "" : "s");
     return 0;
 }
 #endif
 
-#ifndef HAVE_AFXDP /* no libbpf: the kernel's flow hash */
-int afpacket_fanout_prog(const uint16_t *vxlan_ports, unsigned n, char *err, size_t errlen)
+/* the fanout program (spanwatch-bpf.so), or -1 with the reason: the
+ * kernel's flow hash is used then */
+static int fanout_prog(const struct backend_request *r, char *err, size_t len)
 {
-    (void)vxlan_ports;
-    (void)n;
-    snprintf(err, errlen, "built without libbpf");
+#ifdef HAVE_AFXDP
+    const struct spanwatch_bpf_api *x = bpf_api(err, len);
+    return x ? x->fanout_prog(r->vxlan_ports, r->n_vxlan_ports, err, len) : -1;
+#else
+    (void)r;
+    snprintf(err, len, "built without libbpf");
     return -1;
-}
 #endif
+}
 
 /* one fanout socket per worker in a new group, spread by the innermost
  * flow of tunnelled frames (capture/bpf/fanout_hash.bpf.c) */
@@ -91,9 +105,7 @@ static int open_afpacket(struct backend_request *r, struct backends *b, char *er
 {
     int group = -1; /* a new fanout group; its id comes back from the first socket */
     char why[256];
-    int prog = r->workers > 1 ? afpacket_fanout_prog(r->vxlan_ports, r->n_vxlan_ports, why,
-                                                     sizeof why)
-                              : -1;
+    int prog = r->workers > 1 ? fanout_prog(r, why, sizeof why) : -1;
     if (r->workers > 1 && prog < 0 && !r->quiet)
         fprintf(stderr, "spanwatch: %s: %s; workers share frames by the kernel's flow hash "
                         "(a tunnel's frames go to one worker)\n", r->iface, why);
@@ -149,33 +161,33 @@ int backends_open(struct backend_request *r, struct backends *b, char *err, size
 
 void backends_teardown(struct backends *b)
 {
-#ifdef HAVE_AFXDP
-    if (b->xdp)
-        afxdp_detach(b->xdp); /* after its sockets are closed */
-#endif
-#ifdef HAVE_DPDK
+    char err[256];
+    const struct spanwatch_bpf_api *x;
+    if (b->xdp && (x = bpf_api(err, sizeof err)))
+        x->detach(b->xdp); /* after its sockets are closed */
     if (b->dpdk)
-        dpdk_teardown();
-#endif
+        b->dpdk->teardown();
     b->xdp = NULL;
-    b->dpdk = 0;
+    b->dpdk = NULL;
 }
 
 int backends_xdp_view(const struct backends *b, struct xdp_view *x)
 {
 #ifdef HAVE_AFXDP
-    if (!b->xdp)
+    char err[256];
+    const struct spanwatch_bpf_api *api;
+    if (!b->xdp || !(api = bpf_api(err, sizeof err)))
         return 0;
     memset(x, 0, sizeof *x);
-    afxdp_counters(b->xdp, &x->redirected, &x->passed);
+    api->counters(b->xdp, &x->redirected, &x->passed);
     _Static_assert(AFXDP_DROP_COUNT <= sizeof x->drops / sizeof x->drops[0],
                    "room for every AF_XDP drop reason");
     uint64_t d[AFXDP_DROP_COUNT] = { [AFXDP_DROP_NO_SOCKET] = x->passed };
     for (unsigned i = 0; i < b->n; i++)
-        afxdp_socket_drops(b->src[i], d);
+        api->socket_drops(b->src[i], d);
     x->ndrops = AFXDP_DROP_COUNT;
     for (unsigned r = 0; r < AFXDP_DROP_COUNT; r++) {
-        x->reason[r] = afxdp_drop_name[r];
+        x->reason[r] = api->drop_name[r];
         x->drops[r] = d[r];
     }
     return 1;

@@ -13,6 +13,9 @@
 
 #include "capture/source.h"
 
+struct afxdp_prog;
+struct spanwatch_dpdk_api;
+
 #ifdef HAVE_AFXDP
 #define BACKENDS_XDP ",afxdp"
 #else
@@ -48,7 +51,7 @@ struct backends {
     int own;                   /* every worker reads its own source (no dispatcher) */
     struct source *src[BACKENDS_MAX_SOURCES];
     struct afxdp_prog *xdp;    /* afxdp: the attached program */
-    int dpdk;                  /* dpdk: the EAL is up */
+    const struct spanwatch_dpdk_api *dpdk; /* dpdk: the EAL is up (its module) */
 };
 
 /* the frames spanwatch's XDP program saw and the ones it could not analyse */

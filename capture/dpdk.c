@@ -36,7 +36,9 @@
 #include <rte_mbuf.h>
 #include <pcap/dlt.h>
 
+#include "capture/modules.h"
 #include "util/clock.h"
+#include "util/module.h"
 
 #define RX_DESC 1024
 #define MBUFS 8191
@@ -258,3 +260,12 @@ void dpdk_teardown(void)
     rte_eal_cleanup();
     eal_up = 0;
 }
+
+/* spanwatch-dpdk.so's table (capture/modules.h) */
+MODULE_EXPORT const struct spanwatch_dpdk_api spanwatch_dpdk_api = {
+    .setup = dpdk_setup,
+    .queue_count = dpdk_queue_count,
+    .open_worker = dpdk_open_worker,
+    .port_name = dpdk_port_name,
+    .teardown = dpdk_teardown,
+};

@@ -29,6 +29,18 @@ for f in usr/bin/spanwatch usr/share/man/man1/spanwatch.1.gz usr/lib/systemd/sys
          etc/spanwatch/spanwatch.yaml usr/share/doc/spanwatch/examples/grafana-dashboard.json; do
     [ -f "$root/$f" ] && ok "installed /$f" || bad "missing /$f"
 done
+moddir=$(ls -d "$root"/usr/lib/*/spanwatch 2>/dev/null | head -1)
+for m in bpf dpdk alertmanager; do
+    [ -f "$moddir/spanwatch-$m.so" ] && ok "installed module ${moddir#$root}/spanwatch-$m.so" ||
+        bad "missing module spanwatch-$m.so in /usr/lib/<arch>/spanwatch"
+done
+# the installed binary loads its module from the package (not from a build tree)
+printf 'alertmanager:\n  url: http://127.0.0.1:9/\n' > "$tmp/am.yaml"
+out=$(SPANWATCH_MODULE_DIR=$moddir "$root/usr/bin/spanwatch" -q -r "$src/tests/data/demo.pcap" \
+          -c "$tmp/am.yaml" --metrics-out - 2>&1)
+grep -q '^spanwatch_alertmanager_posts_total' <<<"$out" && ! grep -q 'module' <<<"$out" &&
+    ok "installed binary loads the installed Alertmanager module" ||
+    bad "installed Alertmanager module: $(grep -m3 -E 'module|error' <<<"$out")"
 pv=$(dpkg-deb -f "$deb" Version)
 v=$("$root/usr/bin/spanwatch" --version 2>&1)
 grep -q "^spanwatch $pv " <<<"$v" && ok "installed binary runs: $v" || bad "installed binary: '$v' (package $pv)"
