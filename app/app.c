@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/clock.h"
@@ -72,12 +73,36 @@ static int init_alerts(struct app *a, const struct config *cfg, FILE *alerts_out
     return 0;
 }
 
+/* A replay cannot hold more flows at once than its file has packets, and a
+ * packet takes at least 44 bytes of a file (a 16-byte record header, a
+ * 28-byte IPv4 + UDP header): the workers' tables are sized to that when it
+ * is below limits.max_flows, so replaying a small capture neither sets up
+ * nor touches tables for a million flows (the outcome is the same: the
+ * table can never fill). NULL: use cfg as it is. */
+static struct config *replay_config(const struct options *o, const struct config *cfg)
+{
+    struct stat st;
+    if (!o->read_file || !strcmp(o->read_file, "-") || stat(o->read_file, &st) != 0 ||
+        !S_ISREG(st.st_mode))
+        return NULL;
+    uint64_t bound = (uint64_t)st.st_size / 44 + 64;
+    if (bound >= cfg->max_flows)
+        return NULL;
+    struct config *c = malloc(sizeof *c);
+    if (c) {
+        *c = *cfg;
+        c->max_flows = (unsigned)bound;
+    }
+    return c;
+}
+
 int app_init(struct app *a, const struct options *o, const struct config *cfg, FILE *alerts_out)
 {
     a->o = o;
     a->running = cfg;
     a->src = a->be.src[0];
-    int rc = init_workers(a, cfg);
+    a->worker_cfg = replay_config(o, cfg);
+    int rc = init_workers(a, a->worker_cfg ? a->worker_cfg : cfg);
     if (rc != 0)
         return rc;
     if (publisher_init(&a->pub, cfg->max_servers) != 0 ||
@@ -114,6 +139,8 @@ void app_free(struct app *a)
     free(a->rules_cfg);
     free(atomic_exchange(&a->pending_cfg, NULL));
     worker_free(&a->w);
+    free(a->worker_cfg); /* after the workers, which point to it */
+    a->worker_cfg = NULL;
 }
 
 struct server_registry *app_registry(struct app *a)

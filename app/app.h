@@ -29,6 +29,7 @@
 struct app {
     const struct options *o;
     const struct config *running;   /* limits/servers the workers were built with */
+    struct config *worker_cfg;      /* running with tables sized for a replay, or NULL */
     struct backends be;
     struct source *src;             /* the dispatcher's source, or worker 0's own */
     /* the packet path: one worker in this thread, or a pool (-w N > 1,

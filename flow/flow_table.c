@@ -36,10 +36,10 @@ int flow_table_init(struct flow_table *ft, const struct flow_table_config *cfg)
         flow_table_free(ft);
         return -1;
     }
-    /* hand out low indices first so a lightly used table touches few pages */
-    for (uint32_t i = 0; i < maxf; i++)
-        ft->free_stack[i] = maxf - 1 - i;
-    ft->nfree = maxf;
+    /* records are handed out lowest index first (hwm grows one by one), so
+     * a lightly used table touches few pages; the free stack holds only
+     * released records and is not written at start (4 MB for 1 M flows) */
+    ft->nfree = 0;
     ft->mask = (uint32_t)(n - 1);
     ft->max_flows = maxf;
     ft->idle_ns[FLOW_PROTO_TCP] = cfg->tcp_idle_ns;
@@ -175,16 +175,15 @@ struct flow *flow_table_get(struct flow_table *ft, const struct flow_key *k, uin
         }
         i = (i + 1) & ft->mask;
     }
-    if (ft->nfree == 0) {
+    if (ft->nfree == 0 && ft->hwm == ft->max_flows) {
         evict_for_room(ft);
         /* the shift may have moved slots: find the first free one again */
         i = hash & ft->mask;
         while (ft->index[i])
             i = (i + 1) & ft->mask;
     }
-    uint32_t r = ft->free_stack[--ft->nfree];
-    if (r >= ft->hwm)
-        ft->hwm = r + 1;
+    /* the most recently released record, else the next never used */
+    uint32_t r = ft->nfree ? ft->free_stack[--ft->nfree] : ft->hwm++;
     struct flow *f = &ft->recs[r];
     uint32_t gen = f->gen;
     memset(f, 0, sizeof *f);
