@@ -29,7 +29,12 @@ int flow_table_init(struct flow_table *ft, const struct flow_table_config *cfg)
         n <<= 1;
     if (n > (1ull << 31))
         return -1;
+    /* allocated for max_flows (pages untouched until used), but in use
+     * only as large as twice the flows present: a table of a million slots
+     * for a few thousand short flows would make every lookup a cache and
+     * TLB miss (flow_table_get grows it) */
     ft->index = calloc(n, sizeof *ft->index);
+    ft->max_mask = (uint32_t)(n - 1);
     ft->recs = calloc(maxf, sizeof *ft->recs);
     ft->free_stack = malloc((size_t)maxf * sizeof *ft->free_stack);
     if (!ft->index || !ft->recs || !ft->free_stack) {
@@ -40,7 +45,7 @@ int flow_table_init(struct flow_table *ft, const struct flow_table_config *cfg)
      * a lightly used table touches few pages; the free stack holds only
      * released records and is not written at start (4 MB for 1 M flows) */
     ft->nfree = 0;
-    ft->mask = (uint32_t)(n - 1);
+    ft->mask = (uint32_t)((n < FLOW_INDEX_MIN ? n : FLOW_INDEX_MIN) - 1);
     ft->max_flows = maxf;
     ft->idle_ns[FLOW_PROTO_TCP] = cfg->tcp_idle_ns;
     ft->idle_ns[FLOW_PROTO_UDP] = cfg->udp_idle_ns;
@@ -158,6 +163,26 @@ static void evict_for_room(struct flow_table *ft)
         remove_rec(ft, best, FLOW_EVICT_FULL);
 }
 
+/* Double the index in use, up to the allocated size, and place every live
+ * record again. The larger prefix holds the smaller: clear it and reinsert
+ * from the records (amortised O(1) a flow; 17 doublings from FLOW_INDEX_MIN
+ * to a million-flow table, none once the flow count is stable). */
+static void grow_index(struct flow_table *ft)
+{
+    uint32_t mask = ft->mask * 2 + 1;
+    memset(ft->index, 0, ((size_t)mask + 1) * sizeof *ft->index);
+    ft->mask = mask;
+    for (uint32_t r = 0; r < ft->hwm; r++) {
+        const struct flow *f = &ft->recs[r];
+        if (!f->used)
+            continue;
+        uint32_t i = f->hash & mask;
+        while (ft->index[i])
+            i = (i + 1) & mask;
+        ft->index[i] = (uint64_t)f->hash << 32 | (uint64_t)(r + 1);
+    }
+}
+
 struct flow *flow_table_get(struct flow_table *ft, const struct flow_key *k, uint32_t hash,
                             uint64_t now_ns, bool *created)
 {
@@ -178,6 +203,11 @@ struct flow *flow_table_get(struct flow_table *ft, const struct flow_key *k, uin
     if (ft->nfree == 0 && ft->hwm == ft->max_flows) {
         evict_for_room(ft);
         /* the shift may have moved slots: find the first free one again */
+        i = hash & ft->mask;
+        while (ft->index[i])
+            i = (i + 1) & ft->mask;
+    } else if (ft->count >= (ft->mask + 1) / 2 && ft->mask < ft->max_mask) {
+        grow_index(ft); /* keep the load at most one half */
         i = hash & ft->mask;
         while (ft->index[i])
             i = (i + 1) & ft->mask;

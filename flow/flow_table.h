@@ -75,12 +75,15 @@ struct flow_table_config {
 
 typedef void (*flow_evict_fn)(void *ctx, struct flow *f, enum flow_evict_reason why);
 
+#define FLOW_INDEX_MIN 4096 /* index slots in use at first: 32 KiB */
+
 struct flow_table {
     uint64_t *index;         /* (hash << 32) | (record index + 1); 0 = empty */
     struct flow *recs;
     uint32_t *free_stack;
     uint32_t nfree;
-    uint32_t mask;
+    uint32_t mask;           /* of the index in use (grows with the flows) */
+    uint32_t max_mask;       /* of the index allocated (2 x max_flows) */
     uint32_t count;
     uint32_t max_flows;
     uint32_t sweep_pos;

@@ -21,8 +21,45 @@ int pending_init(struct pending_table *pt, uint32_t capacity)
         return -1;
     }
     pt->cap = capacity;
+    pt->acap = capacity < PENDING_MIN ? capacity : PENDING_MIN;
+    for (nb = 16; nb < pt->acap; nb <<= 1)
+        ;
     pt->bmask = nb - 1;
     return 0;
+}
+
+/* The ring in use is full and smaller than the one allocated: double it
+ * (at most to cap). The wrapped ring [head, acap) + [0, wrapped) becomes
+ * [new - (acap - head), new) + [0, wrapped), which fits because used <
+ * new; the moved entries have new ring indices, so every chain is built
+ * again, oldest first, so that chains stay newest first. O(used), and a
+ * table grows at most log2(cap / PENDING_MIN) times. */
+static void grow(struct pending_table *pt)
+{
+    uint32_t acap = pt->acap;
+    uint32_t ncap = acap > pt->cap / 2 ? pt->cap : acap * 2;
+    uint32_t head = pt->head;
+    if (head + pt->used > acap) { /* wrapped: the older part moves to the end */
+        uint32_t n = acap - head;
+        memmove(&pt->ring[ncap - n], &pt->ring[head], (size_t)n * sizeof *pt->ring);
+        head = ncap - n;
+    }
+    pt->head = head;
+    pt->acap = ncap;
+    uint32_t nb = pt->bmask + 1;
+    while (nb < ncap && nb < (1u << 30))
+        nb <<= 1;
+    pt->bmask = nb - 1;
+    memset(pt->buckets, 0, (size_t)nb * sizeof *pt->buckets);
+    for (uint32_t k = 0, ri = head; k < pt->used; k++, ri = ri + 1 == ncap ? 0 : ri + 1) {
+        struct pending_entry *e = &pt->ring[ri];
+        e->next = 0;
+        if (!e->live)
+            continue;
+        uint32_t b = pending_bucket(pt, e->fhash, e->id);
+        e->next = pt->buckets[b];
+        pt->buckets[b] = ri + 1;
+    }
 }
 
 void pending_free(struct pending_table *pt)
@@ -53,7 +90,7 @@ static void pop_head(struct pending_table *pt)
         e->live = 0;
         pt->live--;
     }
-    pt->head = pt->head + 1 == pt->cap ? 0 : pt->head + 1;
+    pt->head = pt->head + 1 == pt->acap ? 0 : pt->head + 1;
     pt->used--;
 }
 
@@ -64,14 +101,16 @@ bool pending_add(struct pending_table *pt, struct flow_ref flow, uint32_t fhash,
     /* answered entries at the head need not wait for their timeout */
     while (pt->used && !pt->ring[pt->head].live)
         pop_head(pt);
+    if (pt->used == pt->acap && pt->acap < pt->cap)
+        grow(pt);
     if (pt->used == pt->cap) {
         *dropped = pt->ring[pt->head];
         drop = true;
         pop_head(pt);
     }
     uint32_t ri = pt->head + pt->used;
-    if (ri >= pt->cap)
-        ri -= pt->cap;
+    if (ri >= pt->acap)
+        ri -= pt->acap;
     struct pending_entry *e = &pt->ring[ri];
     e->flow = flow;
     e->fhash = fhash;

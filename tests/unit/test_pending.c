@@ -129,6 +129,52 @@ static void full_table_drops_the_oldest(void **state)
     pending_free(&pt);
 }
 
+static uint64_t last_expired_ts;
+static int expired_in_order = 1;
+
+static void check_order(void *ctx, const struct pending_entry *e)
+{
+    (void)ctx;
+    if (e->ts_ns < last_expired_ts)
+        expired_in_order = 0;
+    last_expired_ts = e->ts_ns;
+    expired++;
+}
+
+/* The ring in use grows from PENDING_MIN while entries wrap around it and
+ * some are answered: every waiting entry is still found, answered ones are
+ * not, expiry still runs in time order, and it drops only at capacity. */
+static void grows_while_wrapped(void **state)
+{
+    (void)state;
+    struct pending_table pt;
+    struct pending_entry dropped;
+    const uint32_t n = 5 * PENDING_MIN + 123;
+    assert_int_equal(pending_init(&pt, n + 10), 0);
+    static uint8_t taken[5 * PENDING_MIN + 123];
+    memset(taken, 0, sizeof taken);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_false(pending_add(&pt, F(i, 1), FH(i), (uint16_t)i, i, i, 0, &dropped));
+        if (i % 3 == 2) { /* answer one two steps back: holes, so the head moves */
+            assert_non_null(pending_take(&pt, F(i - 2, 1), FH(i - 2), (uint16_t)(i - 2), i - 2, false));
+            taken[i - 2] = 1;
+        }
+        if (i == PENDING_MIN / 2) /* expire the oldest waiting ones: the ring wraps */
+            pending_expire(&pt, 100, 0, on_expire, NULL); /* ts 0..99 */
+    }
+    assert_true(pt.acap > PENDING_MIN);
+    for (uint32_t i = 0; i < n; i++) {
+        bool has = pending_has(&pt, F(i, 1), FH(i), (uint16_t)i, i);
+        assert_int_equal(has, !taken[i] && i >= 100); /* 0..99 expired */
+    }
+    expired = 0;
+    last_expired_ts = 0;
+    pending_expire(&pt, UINT64_MAX, 0, check_order, NULL);
+    assert_true(expired_in_order);
+    assert_int_equal(pt.live, 0);
+    pending_free(&pt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +182,7 @@ int main(void)
         cmocka_unit_test(oldest_duplicate_is_answered_first),
         cmocka_unit_test(expiry_in_time_order),
         cmocka_unit_test(full_table_drops_the_oldest),
+        cmocka_unit_test(grows_while_wrapped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
