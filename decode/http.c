@@ -65,9 +65,11 @@ static int ieq(const uint8_t *p, size_t n, const char *s)
     return 1;
 }
 
-/* Does the comma-separated value contain token s (case-insensitive)? */
-static int has_token(const uint8_t *p, size_t n, const char *s)
+/* Which of tokens s[0..ns) does the comma-separated value contain
+ * (case-insensitive)? Bit k for s[k]; one pass over the value. */
+static unsigned find_tokens(const uint8_t *p, size_t n, const char *const *s, unsigned ns)
 {
+    unsigned found = 0;
     size_t i = 0;
     while (i < n) {
         while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == ','))
@@ -78,12 +80,18 @@ static int has_token(const uint8_t *p, size_t n, const char *s)
         size_t end = i;
         while (end > start && (p[end - 1] == ' ' || p[end - 1] == '\t'))
             end--;
-        if (ieq(p + start, end - start, s))
-            return 1;
+        for (unsigned k = 0; k < ns; k++)
+            if (ieq(p + start, end - start, s[k]))
+                found |= 1u << k;
         while (i < n && p[i] != ',')
             i++;
     }
-    return 0;
+    return found;
+}
+
+static int has_token(const uint8_t *p, size_t n, const char *s)
+{
+    return find_tokens(p, n, &s, 1) != 0;
 }
 
 static enum http_result fail(enum decode_error *err, enum decode_error e)
@@ -182,9 +190,11 @@ enum http_result http_parse_head(struct bytes b, int request, struct http_msg *m
         } else if (ieq(line, nlen, "transfer-encoding")) {
             m->chunked = (uint8_t)has_token(val, vlen, "chunked");
         } else if (ieq(line, nlen, "connection")) {
-            if (has_token(val, vlen, "close"))
+            static const char *const conn[] = { "close", "keep-alive" };
+            unsigned t = find_tokens(val, vlen, conn, 2);
+            if (t & 1)
                 m->conn_close = 1;
-            if (has_token(val, vlen, "keep-alive"))
+            if (t & 2)
                 m->keep_alive = 1;
         } else if (ieq(line, nlen, "expect")) {
             m->expect_continue = (uint8_t)has_token(val, vlen, "100-continue");

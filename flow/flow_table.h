@@ -75,7 +75,7 @@ struct flow_table_config {
 
 typedef void (*flow_evict_fn)(void *ctx, struct flow *f, enum flow_evict_reason why);
 
-#define FLOW_INDEX_MIN 4096 /* index slots in use at first: 32 KiB */
+#define FLOW_INDEX_MIN 32768 /* index slots in use at first: 256 KiB */
 
 struct flow_table {
     uint64_t *index;         /* (hash << 32) | (record index + 1); 0 = empty */
