@@ -18,7 +18,7 @@
 #define MAX_WORKERS 256
 
 static const char usage_text[] =
-    "usage: spanwatch -i IFACE [--backend pcap|afpacket|afxdp|dpdk] [-w N] [-c FILE]\n"
+    "usage: spanwatch -i IFACE [--backend afpacket|pcap|afxdp|dpdk] [-w N] [-c FILE]\n"
     "                          [--web.listen-address ADDR] [--web.config.file FILE]\n"
     "                          [-f 'BPF filter']\n"
     "       spanwatch -r FILE.pcap [-c FILE] [-f 'BPF filter'] [--metrics-out FILE]\n"
@@ -36,8 +36,9 @@ static const char help_text[] =
     "  -i, --interface IFACE      capture live from IFACE\n"
     "\n"
     "Capture:\n"
-    "      --backend NAME         live capture back end: pcap (default, libpcap),\n"
-    "                             afpacket (TPACKET_V3 fanout), afxdp (XDP +\n"
+    "      --backend NAME         live capture back end: afpacket (default:\n"
+    "                             TPACKET_V3 fanout), pcap (libpcap, one reader\n"
+    "                             and a dispatcher), afxdp (XDP +\n"
     "                             AF_XDP, one worker per RX queue), dpdk (EAL\n"
     "                             ports from --dpdk-args; -i not needed)\n"
     "  -w, --workers N            worker threads; with N > 1 a dispatcher hashes\n"
@@ -106,6 +107,10 @@ static int usage_error(const char *fmt, const char *arg)
 /* what the options mean together: one input, a back end that can read it */
 static int check_options(struct options *o)
 {
+    /* live: AF_PACKET fanout, which beat libpcap's reader + dispatcher in
+     * every measurement (README "Workers"); a file: libpcap's reader */
+    if (!o->backend)
+        o->backend = o->iface ? "afpacket" : "pcap";
     if (o->check_config)
         return 0;
 #ifdef HAVE_DPDK
@@ -186,7 +191,7 @@ int cli_parse(int argc, char **argv, struct options *o)
     char *end;
 
     memset(o, 0, sizeof *o);
-    o->backend = "pcap";
+    o->backend = NULL; /* afpacket live, pcap for -r (check_options) */
     o->buffer_mb = 64;
     o->listen = ":9560";
     o->workers = 0; /* auto: the CPUs we may run on for live capture, 1 for a replay */
