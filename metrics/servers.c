@@ -186,18 +186,23 @@ static int sni_matches(const char *want, const uint8_t *name, size_t n)
     return 1;
 }
 
-uint32_t server_registry_http(struct server_registry *r, const struct ip_addr *a, uint16_t port,
-                              uint32_t tenant, uint16_t vlan, const uint8_t *host,
-                              size_t host_len, uint32_t endpoint)
+/* The group a request (by_sni 0: its Host) or a ClientHello (by_sni 1: its
+ * SNI) names: groups of the other kind are skipped; an endpoint group that
+ * matches first means the flow's own server. */
+static uint32_t named_group(struct server_registry *r, const struct ip_addr *a, uint16_t port,
+                            uint32_t tenant, uint16_t vlan, int by_sni, const uint8_t *name,
+                            size_t len, uint32_t endpoint)
 {
     for (unsigned i = 0; i < r->cfg->n_servers; i++) {
         const struct server_group *g = &r->cfg->servers[i];
         int where = g->has_cidr || g->has_port || g->has_vni || g->has_vlan;
-        if (g->sni[0])
+        const char *want = by_sni ? g->sni : g->http_host;
+        if ((by_sni ? g->http_host : g->sni)[0])
             continue;
-        if (g->http_host[0]) {
-            if (host && host_equal(g->http_host, host, host_len) &&
-                endpoint_matches(g, a, port, tenant, vlan))
+        if (want[0]) {
+            int hit = by_sni ? len && sni_matches(want, name, len)
+                             : name && host_equal(want, name, len);
+            if (hit && endpoint_matches(g, a, port, tenant, vlan))
                 return server_registry_get(r, g->name);
         } else if (where && endpoint_matches(g, a, port, tenant, vlan)) {
             return endpoint; /* an endpoint group comes first: the flow's server is it */
@@ -206,24 +211,18 @@ uint32_t server_registry_http(struct server_registry *r, const struct ip_addr *a
     return endpoint;
 }
 
+uint32_t server_registry_http(struct server_registry *r, const struct ip_addr *a, uint16_t port,
+                              uint32_t tenant, uint16_t vlan, const uint8_t *host,
+                              size_t host_len, uint32_t endpoint)
+{
+    return named_group(r, a, port, tenant, vlan, 0, host, host_len, endpoint);
+}
+
 uint32_t server_registry_sni(struct server_registry *r, const struct ip_addr *a, uint16_t port,
                              uint32_t tenant, uint16_t vlan, const uint8_t *sni, size_t sni_len,
                              uint32_t endpoint)
 {
-    for (unsigned i = 0; i < r->cfg->n_servers; i++) {
-        const struct server_group *g = &r->cfg->servers[i];
-        int where = g->has_cidr || g->has_port || g->has_vni || g->has_vlan;
-        if (g->http_host[0])
-            continue;
-        if (g->sni[0]) {
-            if (sni_len && sni_matches(g->sni, sni, sni_len) &&
-                endpoint_matches(g, a, port, tenant, vlan))
-                return server_registry_get(r, g->name);
-        } else if (where && endpoint_matches(g, a, port, tenant, vlan)) {
-            return endpoint;
-        }
-    }
-    return endpoint;
+    return named_group(r, a, port, tenant, vlan, 1, sni, sni_len, endpoint);
 }
 
 /* The first group without a Host condition that matches, else IP:port
