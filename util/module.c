@@ -53,7 +53,9 @@ const void *module_api(const char *name, char *err, size_t errlen)
     for (int d = 0; d < 3 && !h; d++) {
         if (!dirs[d][0])
             continue;
-        snprintf(file, sizeof file, "%s/spanwatch-%s.so", dirs[d], name);
+        int k = snprintf(file, sizeof file, "%s/spanwatch-%s.so", dirs[d], name);
+        if (k < 0 || (size_t)k >= sizeof file)
+            continue; /* a directory name too long to be one */
         if (access(file, F_OK) != 0) {
             if (o < sizeof tried)
                 o += (size_t)snprintf(tried + o, sizeof tried - o, "%s%s", o ? ", " : "", file);
