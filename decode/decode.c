@@ -203,39 +203,47 @@ __attribute__((flatten)) enum decode_status decode_packet(struct decoder *d, con
     return st == LAYER_ENCAP ? decode_inner(d, out, wire_truncated, e, er) : st;
 }
 
+/* one step of the identity: a bijection of h ^ field (an odd multiply and
+ * an xorshift), so that a difference in a field is scrambled before the
+ * next is mixed in and two fields' differences cannot cancel */
+static inline uint64_t ident_step(uint64_t h, uint64_t field)
+{
+    h = (h ^ field) * 0xbf58476d1ce4e5b9ull;
+    return h ^ h >> 31;
+}
+
 uint64_t decode_identity(const struct decoded *d, uint32_t flow_hash)
 {
     /* what a copy shares with its original, beyond its flow (addresses,
-     * ports, protocol, VNI: flow_hash): independent products of the
-     * fields, folded once at the end */
+     * ports, protocol, VNI: flow_hash), mixed in one field at a time. (The
+     * fields were once summed: an IPv4 ID one apart and a TSval one tick
+     * apart cancelled, and a burst of duplicate ACKs lost one as a "copy".) */
     const struct ip_result *ip = &d->ip;
     /* IPv4: the ID changes with every datagram a sender makes */
-    uint64_t z = ((uint64_t)ip->frag_id << 32 | ip->payload_len) ^ (uint64_t)flow_hash << 16;
-    uint64_t u = 0, v = 0;
+    uint64_t h = ident_step((uint64_t)flow_hash * 0x9e3779b97f4a7c15ull,
+                            (uint64_t)ip->frag_id << 32 | ip->payload_len);
     if (d->l4 == 6) {
         const struct tcp_result *t = &d->tcp;
-        u = ((uint64_t)t->seq << 32 | t->ack) * 0xbf58476d1ce4e5b9ull;
-        v = ((uint64_t)t->tsval << 32 | ((uint32_t)t->window << 16 | t->flags)) ^ t->tsecr;
+        h = ident_step(h, (uint64_t)t->seq << 32 | t->ack);
+        h = ident_step(h, (uint64_t)t->tsval << 32 | t->tsecr);
+        h = ident_step(h, (uint64_t)t->window << 16 | t->flags);
     } else {
         /* no sequence numbers: the payload's first and last 16 bytes stand
          * for them (a DNS header and question; an ICMP echo's identifier
          * and sequence; the packet number after a QUIC connection ID, and
          * an encrypted payload's authentication tag) */
         const struct bytes *p = d->l4 == 17 ? &d->udp.payload : &ip->payload;
+        uint8_t head[32] = { 0 };
+        const uint8_t *w = head;
         if (p->len >= 32) {
-            u = load_u64(p->p) ^ load_u64(p->p + p->len - 16) * 0x9e3779b97f4a7c15ull;
-            v = load_u64(p->p + 8) ^ load_u64(p->p + p->len - 8) * 0xc2b2ae3d27d4eb4full;
+            memcpy(head, p->p, 16);
+            memcpy(head + 16, p->p + p->len - 16, 16);
         } else {
-            uint8_t head[32] = { 0 };
             memcpy(head, p->p, p->len);
-            u = load_u64(head) ^ load_u64(head + 16) * 0x9e3779b97f4a7c15ull;
-            v = load_u64(head + 8) ^ load_u64(head + 24) * 0xc2b2ae3d27d4eb4full;
         }
-        u *= 0xbf58476d1ce4e5b9ull;
+        for (int i = 0; i < 4; i++)
+            h = ident_step(h, load_u64(w + 8 * i));
     }
-    uint64_t h = u ^ (z + v) * 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    h *= 0xd6e8feb86659fd93ull;
     h ^= h >> 29;
     return h | 1;
 }
