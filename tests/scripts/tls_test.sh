@@ -86,6 +86,14 @@ ip netns exec "$ns_c" "$sw" --backend afpacket -w 2 -i "$if_c" -c "$tmp/tls.yaml
 live_pid=$!
 pids+=($live_pid)
 for _ in $(seq 150); do grep -q 'capturing on' "$tmp/live.log" && break; sleep 0.1; done
+# a second tcpdump after spanwatch: the spread of the two tells how far apart
+# two sockets' stamps of a locally sent TCP segment may be (stamp_spread.py;
+# as in live_netns.sh), which bounds the live-vs-replay comparison
+ip netns exec "$ns_c" tcpdump -Z root -i "$if_c" -U -s 0 -B 65536 --immediate-mode \
+    --time-stamp-precision=nano -w "$tmp/tls2.pcap" >/dev/null 2>"$tmp/tcpdump2.log" &
+tcpdump2_pid=$!
+pids+=($tcpdump2_pid)
+for _ in $(seq 50); do grep -q "listening on" "$tmp/tcpdump2.log" 2>/dev/null && break; sleep 0.1; done
 
 # --- traffic ----------------------------------------------------------------
 export SSLKEYLOGFILE=$tmp/keys.log
@@ -115,7 +123,7 @@ C /usr/bin/python3 "$src/tests/scripts/tls_client.py" rst 10.77.0.1 443 www.exam
 C /usr/bin/python3 "$src/tests/scripts/tls_client.py" hold 10.77.0.1 7443 hold.example.test 2
 unset SSLKEYLOGFILE
 sleep 1.5
-kill -INT "$tcpdump_pid"
+kill -INT "$tcpdump_pid" "$tcpdump2_pid"
 kill -INT "$live_pid"
 for _ in $(seq 100); do kill -0 "$live_pid" 2>/dev/null || break; sleep 0.1; done
 
@@ -123,9 +131,13 @@ rc=0
 /usr/bin/python3 "$src/tests/scripts/tls_check.py" "$sw" "$tmp/tls.pcap" "$tmp/tls.yaml" \
     "$tmp/keys.log" "$not_after" || rc=1
 "$sw" -q -r "$tmp/tls.pcap" -c "$tmp/tls.yaml" --metrics-out "$tmp/replay.prom"
+spread=$(/usr/bin/python3 "$src/tests/scripts/stamp_spread.py" "$tmp/tls.pcap" "$tmp/tls2.pcap" \
+             10.77.0.1,fd77::1 "$tmp/tol") && echo "ok   two tcpdumps: $spread" ||
+    { echo "FAIL two tcpdumps: $spread"; rc=1; }
+tol=$(cat "$tmp/tol" 2>/dev/null || echo 2)
 if [ ! -s "$tmp/live.prom" ]; then
     echo "FAIL: live spanwatch wrote no metrics: $(cat "$tmp/live.log")"; rc=1
-elif out=$(/usr/bin/python3 "$src/tests/scripts/compare_live.py" \
+elif out=$(/usr/bin/python3 "$src/tests/scripts/compare_live.py" --sample-tolerance-us "$tol" \
                --exclude '^spanwatch_tcp_data_rtt_seconds' "$tmp/live.prom" "$tmp/replay.prom"); then
     echo "ok   live AF_PACKET -w 2: $out from the replay of tcpdump's capture"
 else
