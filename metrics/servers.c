@@ -122,6 +122,21 @@ static int endpoint_matches(const struct server_group *g, const struct ip_addr *
     return place_matches(g, tenant, vlan);
 }
 
+/* n bytes of a equal b's first n, ASCII letters case-insensitive */
+static int ascii_ieq(const uint8_t *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = a[i], d = (uint8_t)b[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (uint8_t)(c + 32);
+        if (d >= 'A' && d <= 'Z')
+            d = (uint8_t)(d + 32);
+        if (c != d)
+            return 0;
+    }
+    return 1;
+}
+
 /* a name of n bytes equals want (case-insensitive; a trailing dot on
  * either is ignored) */
 static int name_equal(const char *want, const uint8_t *h, size_t end)
@@ -131,18 +146,7 @@ static int name_equal(const char *want, const uint8_t *h, size_t end)
     size_t wl = strlen(want);
     if (wl && want[wl - 1] == '.')
         wl--;
-    if (wl != end)
-        return 0;
-    for (size_t i = 0; i < end; i++) {
-        uint8_t c = h[i], d = (uint8_t)want[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (uint8_t)(c + 32);
-        if (d >= 'A' && d <= 'Z')
-            d = (uint8_t)(d + 32);
-        if (c != d)
-            return 0;
-    }
-    return 1;
+    return wl == end && ascii_ieq(h, want, end);
 }
 
 static int host_equal(const char *want, const uint8_t *h, size_t n)
@@ -172,18 +176,7 @@ static int sni_matches(const char *want, const uint8_t *name, size_t n)
         n--;
     if (sl && suffix[sl - 1] == '.')
         sl--;
-    if (n <= sl || name[0] == '.')
-        return 0;
-    for (size_t i = 0; i < sl; i++) {
-        uint8_t c = name[n - sl + i], d = (uint8_t)suffix[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (uint8_t)(c + 32);
-        if (d >= 'A' && d <= 'Z')
-            d = (uint8_t)(d + 32);
-        if (c != d)
-            return 0;
-    }
-    return 1;
+    return n > sl && name[0] != '.' && ascii_ieq(name + n - sl, suffix, sl);
 }
 
 /* The group a request (by_sni 0: its Host) or a ClientHello (by_sni 1: its
