@@ -48,6 +48,16 @@ static enum tls_version shown_version(const struct flow_app *fa)
     return (fa->tls.flags & TLS_F_SERVER_HELLO) ? (enum tls_version)fa->tls.version : TLSV_UNKNOWN;
 }
 
+/* the handshake's timeout entry leaves the pending table */
+static void untrack(struct worker *w, struct flow *f)
+{
+    struct flow_app *fa = flow_app(f);
+    if (fa->tls.flags & TLS_F_PENDING) {
+        pending_take(&w->tls_pending, flow_table_ref(&w->flows, f), f->hash, 0, 0, false);
+        fa->tls.flags &= (uint8_t)~TLS_F_PENDING;
+    }
+}
+
 static void decide(struct worker *w, struct flow *f, enum tls_hs_result res)
 {
     struct flow_app *fa = flow_app(f);
@@ -55,10 +65,7 @@ static void decide(struct worker *w, struct flow *f, enum tls_hs_result res)
         return;
     fa->tls.flags |= TLS_F_DECIDED;
     tls_stats(w, fa)->tls_handshakes[shown_version(fa)][res]++;
-    if (fa->tls.flags & TLS_F_PENDING) {
-        pending_take(&w->tls_pending, flow_table_ref(&w->flows, f), f->hash, 0, 0, false);
-        fa->tls.flags &= (uint8_t)~TLS_F_PENDING;
-    }
+    untrack(w, f);
 }
 
 static void client_hello(struct deliver_ctx *c, struct bytes body)
@@ -307,17 +314,13 @@ void tls_on_close(struct worker *w, struct flow *f)
 
 void tls_flow_end(struct worker *w, struct flow *f, enum flow_evict_reason why)
 {
-    struct flow_app *fa = flow_app(f);
-    if (!(fa->tls.flags & TLS_F_PENDING) || (fa->tls.flags & TLS_F_DECIDED))
-        return;
-    /* evicted (idle, table full): the timeout entry stays and fires (the
-     * record's generation tells it the flow is gone). End of input, or a
-     * new SYN reusing the record: the entry leaves with the connection,
-     * whose outcome stays unknown (not counted) */
-    if (why != FLOW_EVICT_COUNT)
-        return;
-    pending_take(&w->tls_pending, flow_table_ref(&w->flows, f), f->hash, 0, 0, false);
-    fa->tls.flags &= (uint8_t)~TLS_F_PENDING;
+    /* a handshake still undecided (a decided one left the pending table
+     * then). Evicted (idle, table full): its timeout entry stays and fires
+     * (the record's generation tells it the flow is gone). End of input,
+     * or a new SYN reusing the record: the entry leaves with the
+     * connection, whose outcome stays unknown (not counted) */
+    if (why == FLOW_EVICT_COUNT)
+        untrack(w, f);
 }
 
 static void tls_timed_out(void *ctx, const struct pending_entry *e)
@@ -325,12 +328,8 @@ static void tls_timed_out(void *ctx, const struct pending_entry *e)
     struct worker *w = ctx;
     struct flow *f = flow_table_deref(&w->flows, e->flow);
     if (f && flow_app(f)->app == APP_TLS) {
-        struct flow_app *fa = flow_app(f);
-        fa->tls.flags &= (uint8_t)~TLS_F_PENDING;
-        if (!(fa->tls.flags & TLS_F_DECIDED)) {
-            fa->tls.flags |= TLS_F_DECIDED;
-            tls_stats(w, fa)->tls_handshakes[shown_version(fa)][TLS_RES_TIMEOUT]++;
-        }
+        flow_app(f)->tls.flags &= (uint8_t)~TLS_F_PENDING; /* the entry is gone already */
+        decide(w, f, TLS_RES_TIMEOUT);
         return;
     }
     server_for_sample(&w->servers, e->server)->tls_handshakes[TLSV_UNKNOWN][TLS_RES_TIMEOUT]++;

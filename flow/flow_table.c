@@ -163,6 +163,15 @@ static void evict_for_room(struct flow_table *ft)
         remove_rec(ft, best, FLOW_EVICT_FULL);
 }
 
+/* The first empty index slot of hash's probe run. */
+static uint32_t free_slot(const struct flow_table *ft, uint32_t hash)
+{
+    uint32_t i = hash & ft->mask;
+    while (ft->index[i])
+        i = (i + 1) & ft->mask;
+    return i;
+}
+
 /* Double the index in use, up to the allocated size, and place every live
  * record again. The larger prefix holds the smaller: clear it and reinsert
  * from the records (amortised O(1) a flow; 17 doublings from FLOW_INDEX_MIN
@@ -174,12 +183,8 @@ static void grow_index(struct flow_table *ft)
     ft->mask = mask;
     for (uint32_t r = 0; r < ft->hwm; r++) {
         const struct flow *f = &ft->recs[r];
-        if (!f->used)
-            continue;
-        uint32_t i = f->hash & mask;
-        while (ft->index[i])
-            i = (i + 1) & mask;
-        ft->index[i] = (uint64_t)f->hash << 32 | (uint64_t)(r + 1);
+        if (f->used)
+            ft->index[free_slot(ft, f->hash)] = (uint64_t)f->hash << 32 | (uint64_t)(r + 1);
     }
 }
 
@@ -200,17 +205,14 @@ struct flow *flow_table_get(struct flow_table *ft, const struct flow_key *k, uin
         }
         i = (i + 1) & ft->mask;
     }
+    /* making room (the shift may move slots) or growing the index (the
+     * load at most one half) moves the free slot: find it again */
     if (ft->nfree == 0 && ft->hwm == ft->max_flows) {
         evict_for_room(ft);
-        /* the shift may have moved slots: find the first free one again */
-        i = hash & ft->mask;
-        while (ft->index[i])
-            i = (i + 1) & ft->mask;
+        i = free_slot(ft, hash);
     } else if (ft->count >= (ft->mask + 1) / 2 && ft->mask < ft->max_mask) {
-        grow_index(ft); /* keep the load at most one half */
-        i = hash & ft->mask;
-        while (ft->index[i])
-            i = (i + 1) & ft->mask;
+        grow_index(ft);
+        i = free_slot(ft, hash);
     }
     /* the most recently released record, else the next never used */
     uint32_t r = ft->nfree ? ft->free_stack[--ft->nfree] : ft->hwm++;

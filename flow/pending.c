@@ -6,14 +6,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* hash buckets for a ring of n entries: a power of two >= n (16 .. 2^30) */
+static uint32_t buckets_for(uint32_t n)
+{
+    uint32_t nb = 16;
+    while (nb < n && nb < (1u << 30))
+        nb <<= 1;
+    return nb;
+}
+
+/* put waiting entry ri at the front of its chain (chains hold newest first) */
+static void link_entry(struct pending_table *pt, uint32_t ri)
+{
+    struct pending_entry *e = &pt->ring[ri];
+    uint32_t b = pending_bucket(pt, e->fhash, e->id);
+    e->next = pt->buckets[b];
+    pt->buckets[b] = ri + 1;
+}
+
 int pending_init(struct pending_table *pt, uint32_t capacity)
 {
     memset(pt, 0, sizeof *pt);
     if (capacity == 0)
         capacity = 1;
-    uint32_t nb = 16;
-    while (nb < capacity && nb < (1u << 30))
-        nb <<= 1;
+    uint32_t nb = buckets_for(capacity);
     pt->ring = calloc(capacity, sizeof *pt->ring);
     pt->buckets = calloc(nb, sizeof *pt->buckets);
     if (!pt->ring || !pt->buckets) {
@@ -22,9 +38,7 @@ int pending_init(struct pending_table *pt, uint32_t capacity)
     }
     pt->cap = capacity;
     pt->acap = capacity < PENDING_MIN ? capacity : PENDING_MIN;
-    for (nb = 16; nb < pt->acap; nb <<= 1)
-        ;
-    pt->bmask = nb - 1;
+    pt->bmask = buckets_for(pt->acap) - 1;
     return 0;
 }
 
@@ -46,19 +60,13 @@ static void grow(struct pending_table *pt)
     }
     pt->head = head;
     pt->acap = ncap;
-    uint32_t nb = pt->bmask + 1;
-    while (nb < ncap && nb < (1u << 30))
-        nb <<= 1;
+    uint32_t nb = buckets_for(ncap);
     pt->bmask = nb - 1;
     memset(pt->buckets, 0, (size_t)nb * sizeof *pt->buckets);
     for (uint32_t k = 0, ri = head; k < pt->used; k++, ri = ri + 1 == ncap ? 0 : ri + 1) {
-        struct pending_entry *e = &pt->ring[ri];
-        e->next = 0;
-        if (!e->live)
-            continue;
-        uint32_t b = pending_bucket(pt, e->fhash, e->id);
-        e->next = pt->buckets[b];
-        pt->buckets[b] = ri + 1;
+        pt->ring[ri].next = 0;
+        if (pt->ring[ri].live)
+            link_entry(pt, ri);
     }
 }
 
@@ -119,9 +127,7 @@ bool pending_add(struct pending_table *pt, struct flow_ref flow, uint32_t fhash,
     e->ts_ns = ts_ns;
     e->server = server;
     e->live = 1;
-    uint32_t b = pending_bucket(pt, fhash, id);
-    e->next = pt->buckets[b];
-    pt->buckets[b] = ri + 1;
+    link_entry(pt, ri);
     pt->used++;
     pt->live++;
     return drop;
