@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +44,36 @@ static int init_workers(struct app *a, const struct config *cfg)
         return EXIT_RUNTIME;
     }
     return 0;
+}
+
+/* -r with workers: they read the file themselves if spanwatch reads it
+ * directly (a classic pcap file, no -f filter) and it can be mapped; else
+ * (or with SPANWATCH_DISPATCH=1, for comparisons) this thread dispatches.
+ * Before pool_start; the windows start at the first record. */
+void app_setup_walk(struct app *a)
+{
+    int fd;
+    uint64_t first;
+    struct pcap_format fmt;
+    struct stat st;
+    const char *force = getenv("SPANWATCH_DISPATCH");
+    if (!a->pool || a->pool->sourced || !a->o->read_file || (force && *force == '1') ||
+        source_pcap_direct(a->src, &fd, &fmt, &first) != 0 || fstat(fd, &st) != 0 ||
+        (uint64_t)st.st_size <= first)
+        return;
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED)
+        return;
+    struct sw_packet pk;
+    if (pcap_record(&fmt, (const uint8_t *)m + first, (size_t)st.st_size - first, &pk))
+        alerts_start(&a->engine, pk.ts_ns);
+    uint64_t next = alerts_started(&a->engine) ? alerts_next_close(&a->engine) : UINT64_MAX;
+    if (pool_set_walk(a->pool, m, (uint64_t)st.st_size, first, &fmt, a->src->linktype, next) != 0) {
+        munmap(m, (size_t)st.st_size);
+        return;
+    }
+    a->walk_map = m;
+    a->walk_len = (size_t)st.st_size;
 }
 
 /* the rules of cfg (a copy: a reload replaces it), Alertmanager if configured */
@@ -130,6 +161,8 @@ void app_free(struct app *a)
         pool_free(a->pool); /* closes the workers' own sources */
         server_registry_free(&a->merged);
     }
+    if (a->walk_map)
+        munmap(a->walk_map, a->walk_len);
     if (!a->be.own && a->src)
         source_close(a->src);
     a->src = NULL;

@@ -38,6 +38,8 @@ struct app {
     struct pool *pool;              /* NULL: inline */
     struct pool pool_storage;
     struct server_registry merged;  /* pool: the workers' servers by label */
+    void *walk_map;                 /* -r: the file mapped for the workers (pool_set_walk) */
+    size_t walk_len;
     struct run_totals totals;       /* at the end, for the summary */
     double wall_s;
 
@@ -89,6 +91,9 @@ void app_install_signals(void);
 /* read (or wait for the workers) until the input ends or a signal; then
  * the last windows, the last snapshots and the totals. 0 or EXIT_RUNTIME. */
 int app_run(struct app *a);
+/* -r with workers: let them read the file themselves when it can be mapped
+ * (app_run does it; exposed for tests). */
+void app_setup_walk(struct app *a);
 /* --linger: serve the final numbers (and take reloads) until a signal */
 void app_linger(struct app *a);
 

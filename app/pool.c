@@ -4,6 +4,7 @@
 #include "app/pool.h"
 
 #include <sched.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +27,8 @@ static void park(struct pool_slot *s, uint32_t seq, uint64_t at)
     s->w.closed_ns = p->closed_ns; /* written before the release */
 }
 
+static void walk_file(struct pool_slot *s);
+
 static void *worker_main(void *arg)
 {
     struct pool_slot *s = arg;
@@ -33,6 +36,8 @@ static void *worker_main(void *arg)
     struct sw_packet burst[SOURCE_BURST_MAX];
     struct timespec idle = { 0, 50000 }; /* 50 us */
     unsigned idle_rounds = 0;
+    if (p->walk.base)
+        walk_file(s);
     for (;;) {
         unsigned n = 0;
         const struct ring_rec *barrier = NULL;
@@ -125,21 +130,124 @@ static void *worker_src_main(void *arg)
 /* The worker of a frame: a symmetric 5-tuple hash; the fragments of a
  * datagram follow its first fragment (one that arrives before it, or
  * whose entry was overwritten, goes by the address pair). */
-static unsigned dispatch_worker(struct pool *p, int linktype, const struct sw_packet *pk)
+static unsigned choose_worker(struct decoder *scratch, struct frag_steer *steer, unsigned n,
+                              int linktype, const struct sw_packet *pk)
 {
     struct dispatch_key k;
-    decode_dispatch_key(&p->scratch, linktype, pk->data, pk->caplen, &k);
-    unsigned w = (unsigned)((uint64_t)k.hash * p->n >> 32);
+    decode_dispatch_key(scratch, linktype, pk->data, pk->caplen, &k);
+    unsigned w = (unsigned)((uint64_t)k.hash * n >> 32);
     if (!k.fragment)
         return w;
     unsigned slot = k.datagram & (POOL_FRAG_STEER - 1);
     if (k.first) {
-        p->frag_steer[slot].datagram = k.datagram;
-        p->frag_steer[slot].worker = w;
-    } else if (p->frag_steer[slot].datagram == k.datagram) {
-        w = p->frag_steer[slot].worker;
+        steer->e[slot].datagram = k.datagram;
+        steer->e[slot].worker = w;
+    } else if (steer->e[slot].datagram == k.datagram) {
+        w = steer->e[slot].worker;
     }
     return w;
+}
+
+static unsigned dispatch_worker(struct pool *p, int linktype, const struct sw_packet *pk)
+{
+    return choose_worker(&p->scratch, &p->steer, p->n, linktype, pk);
+}
+
+/* ---- shared reading: every worker reads the mapped file --------------- */
+
+#ifndef WALK_AHEAD
+#define WALK_AHEAD 4096
+#endif
+
+static void walk_flush(struct pool_slot *s, struct sw_packet *burst, unsigned *n)
+{
+    if (*n)
+        worker_handle_burst(&s->w, burst, *n);
+    *n = 0;
+    if (publisher_wanted(&s->pub) && s->pool->snapshot)
+        s->pool->snapshot(s);
+}
+
+/* Every record's clock and choice (all workers make the same ones), this
+ * worker's packets analysed in place: no copy, no ring. */
+static void walk_file(struct pool_slot *s)
+{
+    struct pool *p = s->pool;
+    const uint8_t *base = p->walk.base;
+    const uint64_t size = p->walk.size;
+    struct sw_packet burst[SOURCE_BURST_MAX];
+    unsigned n = 0;
+    uint64_t off = p->walk.first, records = 0, clock = 0, ahead = off;
+    uint64_t next_close = atomic_load_explicit(&p->walk.next_close, memory_order_acquire);
+    uint32_t seq = p->barrier_seq;
+    for (;; records++) {
+        if ((records & 1023) == 0) {
+            atomic_store_explicit(&s->walk_off, off, memory_order_relaxed);
+            atomic_store_explicit(&s->walk_records, records, memory_order_relaxed);
+            if (atomic_load_explicit(&p->walk.stop, memory_order_relaxed))
+                break;
+        }
+        /* the stream is read ahead by lines: a record header's line is
+         * otherwise a cache miss, the walk's main cost */
+        for (; ahead < off + WALK_AHEAD && ahead < size; ahead += 64)
+            __builtin_prefetch(base + ahead);
+        struct sw_packet *pk = &burst[n];
+        size_t r = pcap_record(&p->walk.fmt, base + off, size - off, pk);
+        if (!r)
+            break;
+        off += r;
+        if (pk->ts_ns > clock)
+            clock = pk->ts_ns;
+        if (clock >= next_close) {
+            /* a window ends before this record: as the dispatcher's barrier */
+            struct sw_packet held = *pk;
+            walk_flush(s, burst, &n);
+            s->walk_clock = clock;
+            park(s, ++seq, next_close);
+            next_close = atomic_load_explicit(&p->walk.next_close, memory_order_relaxed);
+            burst[0] = held;
+            pk = &burst[0];
+        }
+        if (choose_worker(s->walk_dec, s->walk_steer, p->n, p->walk.linktype, pk) != s->id)
+            continue;
+        if (++n == SOURCE_BURST_MAX)
+            walk_flush(s, burst, &n);
+    }
+    walk_flush(s, burst, &n);
+    s->walk_clock = clock;
+    atomic_store_explicit(&s->walk_off, off, memory_order_relaxed);
+    atomic_store_explicit(&s->walk_records, records, memory_order_relaxed);
+    atomic_store_explicit(&s->walk_done, 1, memory_order_release);
+}
+
+int pool_set_walk(struct pool *p, const uint8_t *base, uint64_t size, uint64_t first,
+                  const struct pcap_format *fmt, int linktype, uint64_t next_close)
+{
+    for (unsigned i = 0; i < p->n; i++) {
+        struct pool_slot *s = &p->slots[i];
+        s->walk_dec = malloc(sizeof *s->walk_dec);
+        s->walk_steer = calloc(1, sizeof *s->walk_steer);
+        if (!s->walk_dec || !s->walk_steer)
+            return -1;
+        *s->walk_dec = p->scratch;
+    }
+    p->walk.base = base;
+    p->walk.size = size;
+    p->walk.first = first;
+    p->walk.fmt = *fmt;
+    p->walk.linktype = linktype;
+    atomic_store(&p->walk.next_close, next_close);
+    return 0;
+}
+
+void pool_walk_handover(struct pool *p, uint64_t *off, uint64_t *records)
+{
+    struct pool_slot *s = &p->slots[0];
+    if (s->walk_clock > p->now_ns)
+        p->now_ns = s->walk_clock;
+    p->steer = *s->walk_steer;
+    *off = atomic_load(&s->walk_off);
+    *records = atomic_load(&s->walk_records);
 }
 
 int pool_init(struct pool *p, unsigned n, const struct config *cfg, int linktype, int lossless,
@@ -259,6 +367,8 @@ void pool_free(struct pool *p)
         return;
     for (unsigned i = 0; i < p->n; i++) {
         source_close(p->slots[i].src);
+        free(p->slots[i].walk_dec);
+        free(p->slots[i].walk_steer);
         worker_free(&p->slots[i].w);
         ring_free(&p->slots[i].ring);
         publisher_free(&p->slots[i].pub);

@@ -1,21 +1,31 @@
 /*
- * pool.h — N workers on their own threads, fed by one dispatcher.
+ * pool.h — N workers on their own threads, each owning its flow table,
+ * analyzers and metrics; nothing mutable is shared in the packet path.
+ * Packets reach them in one of three ways:
  *
- * The dispatcher (the capture thread) hashes each packet on its IP address
- * pair, ordered so both directions give the same hash (and IP fragments,
- * which carry no ports, go where their first fragment went), and copies it
- * into that worker's SPSC ring (capture/ring.h). Each worker owns its flow
- * table, analyzers and metrics; nothing mutable is shared in the packet
- * path. Frames without IP go to worker 0.
+ * - A dispatcher (live --backend pcap, pcapng files, -f filters): the
+ *   capture thread hashes each packet's innermost flow symmetrically
+ *   (decode_dispatch_key: TCP by its 5-tuple, the rest by the address pair;
+ *   IP fragments go where their datagram's first fragment went) and copies
+ *   it into that worker's SPSC ring (app/ring.h). Frames without IP go by
+ *   their outer addresses, or to worker 0.
+ * - Shared reading (-r of a classic pcap file): every worker reads every
+ *   record of the mapped file in place, makes the dispatcher's choice for
+ *   each (same function, same fragment table, so the same packets land on
+ *   the same worker) and analyses only its own — no copy, no ring, no
+ *   single reader to wait for. pool_set_walk().
+ * - Own sources (AF_PACKET fanout, AF_XDP, DPDK queues): the kernel or NIC
+ *   distributes; pool_set_source().
  *
  * A full ring: a file replay waits (nothing is lost); a live capture drops
  * the packet and counts it (spanwatch_capture_drops_total{source="ring"}).
  *
- * Barrier: at an alert-window end the dispatcher sends a barrier record
- * through every ring; each worker, on reaching it, advances its clock to
- * the barrier time (timeouts due by then are counted in the closing window)
- * and waits until released. With every worker parked at the same point of
- * the packet stream, the dispatcher reads their registries directly,
+ * Barrier: at an alert-window end every worker advances its clock to the
+ * window's end (timeouts due by then are counted in the closing window)
+ * and parks before the packet whose clock reached it — a barrier record
+ * through each ring, or, reading the file or its own source, the first
+ * packet at or after the time. With every worker parked at the same point
+ * of the packet stream, the main thread reads their registries directly,
  * merges them by server label and evaluates the window — once per window,
  * never per packet.
  */
@@ -27,6 +37,7 @@
 #include <stdint.h>
 
 #include "app/ring.h"
+#include "capture/pcap_records.h"
 #include "metrics/snapshot.h"
 #include "analyze/worker.h"
 
@@ -40,17 +51,29 @@ struct pool_slot {
     _Alignas(64) _Atomic uint32_t barrier_reached;
     uint64_t ring_full;          /* dispatcher: packets dropped (live) */
     struct source *src;          /* its own capture source (AF_PACKET fanout), or NULL */
+    /* shared reading (pool_set_walk): this worker's copy of the choice's
+     * state, and how far it has read (barrier_reached / walk_done publish) */
+    struct decoder *walk_dec;
+    struct frag_steer *walk_steer;
+    uint64_t walk_clock;         /* latest stamp read */
+    _Atomic uint64_t walk_off;   /* file offset of the next record */
+    _Atomic uint64_t walk_records;
+    atomic_int walk_done;
 };
 
 #define POOL_FRAG_STEER 4096
+
+/* where the first fragment of a recent datagram went (direct-mapped by its
+ * decode_dispatch_key().datagram): its later fragments follow */
+struct frag_steer {
+    struct { uint32_t datagram, worker; } e[POOL_FRAG_STEER];
+};
 
 struct pool {
     unsigned n;
     struct pool_slot *slots;
     struct decoder scratch;   /* the dispatcher's, for the worker choice */
-    /* where the first fragment of a recent datagram went (direct-mapped by
-     * its decode_dispatch_key().datagram): its later fragments follow */
-    struct { uint32_t datagram, worker; } frag_steer[POOL_FRAG_STEER];
+    struct frag_steer steer;
     int lossless;                /* file replay: wait instead of dropping */
     int live;                    /* idle workers follow the wall clock */
     _Atomic uint32_t barrier_release;
@@ -67,6 +90,15 @@ struct pool {
     _Atomic uint32_t barrier_want; /* sequence of the barrier asked for */
     atomic_int failed;             /* a source reported an error */
     char error[512];
+    /* shared reading of a mapped classic pcap file (-r): no dispatcher */
+    struct {
+        const uint8_t *base;       /* the file, mapped; NULL: not in use */
+        uint64_t size, first;      /* mapped bytes; offset of the first record */
+        struct pcap_format fmt;
+        int linktype;
+        _Atomic uint64_t next_close; /* park at the first record whose clock reaches it */
+        atomic_int stop;           /* stop reading (a signal) */
+    } walk;
 };
 
 int pool_init(struct pool *p, unsigned n, const struct config *cfg, int linktype, int lossless,
@@ -77,6 +109,20 @@ static inline void pool_set_source(struct pool *p, unsigned i, struct source *sr
     p->slots[i].src = src;
     p->sourced = 1;
 }
+/* -r: every worker reads the mapped file (a classic pcap file, records
+ * from offset first on, pcap_records.h) and analyses the packets the
+ * dispatcher would have given it; before pool_start. Each worker parks at
+ * the record whose clock reaches walk.next_close (one barrier per alert
+ * window, as with a dispatcher: same packets, same points), and stops at
+ * the first record that is not plainly well formed or at the end of the
+ * mapping; the reader then goes on from there with a dispatcher
+ * (pool_walk_handover). Returns -1 if the per-worker state cannot be had. */
+int pool_set_walk(struct pool *p, const uint8_t *base, uint64_t size, uint64_t first,
+                  const struct pcap_format *fmt, int linktype, uint64_t next_close);
+/* After every worker is done reading: the dispatcher's state (clock,
+ * fragment steering) as the workers left it, and the offset and record
+ * count where they stopped. */
+void pool_walk_handover(struct pool *p, uint64_t *off, uint64_t *records);
 /* Start the worker threads. */
 int pool_start(struct pool *p);
 /* Hash and enqueue a burst (dispatcher thread). */

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "util/clock.h"
@@ -189,14 +190,126 @@ static int run_own_sources(struct app *a)
     return 0;
 }
 
-static void progress(struct source *src, uint64_t packets, uint64_t t0)
+static void progress(const struct source *src, uint64_t packets, uint64_t off, uint64_t t0)
 {
     double el = (double)(clock_mono_ns() - t0) / 1e9;
-    uint64_t off = source_pcap_file_offset(src);
     fprintf(stderr, "\r\033[Kspanwatch: %" PRIu64 " packets, %.0f packets/s", packets,
             el > 0 ? (double)packets / el : 0.0);
     if (src->file_size && off)
         fprintf(stderr, ", %.0f%% of file", 100.0 * (double)off / (double)src->file_size);
+}
+
+/* ---- -r with shared reading: the workers read the file themselves ---- */
+
+/* A window ends: every worker is parked before the record whose clock
+ * reached it (or done reading, after a signal). */
+static void walk_window(struct app *a, uint64_t clock)
+{
+    struct pool *p = a->pool;
+    merge_workers(a);
+    alerts_advance(&a->engine, &a->merged, clock);
+    if (reload_pending(a))
+        app_apply_pending_rules(a, clock);
+    atomic_store_explicit(&p->walk.next_close, alerts_next_close(&a->engine),
+                          memory_order_relaxed);
+    pool_barrier_leave(p, alerts_open_since(&a->engine));
+    app_publish_alerts(a);
+}
+
+/* The mapping's page tables, kept ahead of the workers and dropped behind
+ * them, in large steps from this thread: filling them a page fault at a
+ * time in every worker cost more than the walk itself (a prefetch of an
+ * unmapped page does nothing), and the process's RSS stays bounded instead
+ * of growing to the file's size (the page cache keeps the pages). */
+#define WALK_MAP_AHEAD ((uint64_t)64 << 20)
+#define WALK_MAP_STEP ((uint64_t)16 << 20)
+#define WALK_KEEP_BEHIND ((uint64_t)32 << 20) /* > a burst of the largest records */
+
+struct walk_pages {
+    uint64_t mapped, dropped;  /* page-aligned offsets */
+};
+
+static void walk_pages(struct app *a, struct walk_pages *wp)
+{
+    struct pool *p = a->pool;
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (unsigned i = 0; i < p->n; i++) {
+        if (atomic_load_explicit(&p->slots[i].walk_done, memory_order_acquire))
+            continue;
+        uint64_t off = atomic_load_explicit(&p->slots[i].walk_off, memory_order_relaxed);
+        lo = off < lo ? off : lo;
+        hi = off > hi ? off : hi;
+    }
+    if (lo == UINT64_MAX)
+        return;
+    uint8_t *base = a->walk_map;
+    while (wp->mapped < a->walk_len && wp->mapped < hi + WALK_MAP_AHEAD) {
+        uint64_t len = a->walk_len - wp->mapped < WALK_MAP_STEP ? a->walk_len - wp->mapped
+                                                                 : WALK_MAP_STEP;
+        madvise(base + wp->mapped, len, MADV_POPULATE_READ); /* best effort */
+        wp->mapped += len;
+    }
+    while (lo > WALK_KEEP_BEHIND && wp->dropped + WALK_MAP_STEP <= lo - WALK_KEEP_BEHIND) {
+        madvise(base + wp->dropped, WALK_MAP_STEP, MADV_DONTNEED);
+        wp->dropped += WALK_MAP_STEP;
+    }
+}
+
+/* This thread closes the windows, shows progress and takes signals until
+ * every worker has read what it can; the rest of the file (from the first
+ * record that is not plainly well formed) is then read by run_read(). */
+static int run_walk(struct app *a, uint64_t t0)
+{
+    struct pool *p = a->pool;
+    int show_progress = !a->o->quiet && isatty(STDERR_FILENO), shown = 0;
+    uint64_t last_progress = t0;
+    struct timespec nap = { 0, 100000 }; /* 0.1 ms: a parked worker spins meanwhile */
+    struct walk_pages wp = { 0, 0 };
+    for (;;) {
+        walk_pages(a, &wp);
+        unsigned reached = 0, done = 0;
+        uint64_t clock = 0;
+        for (unsigned i = 0; i < p->n; i++) {
+            struct pool_slot *s = &p->slots[i];
+            if (atomic_load_explicit(&s->walk_done, memory_order_acquire)) {
+                done++;
+            } else if (atomic_load_explicit(&s->barrier_reached, memory_order_acquire) ==
+                       p->barrier_seq + 1) {
+                reached++;
+                clock = s->walk_clock;
+            }
+        }
+        if (done == p->n)
+            break;
+        if (reached && reached + done == p->n) {
+            p->barrier_seq++;
+            walk_window(a, clock);
+            continue;
+        }
+        if (app_stop_requested)
+            atomic_store(&p->walk.stop, 1);
+        if (app_reload_requested)
+            take_sighup(a);
+        if (show_progress && clock_mono_ns() - last_progress >= 500000000) {
+            progress(a->src, atomic_load(&p->slots[0].walk_records),
+                     atomic_load(&p->slots[0].walk_off), t0);
+            last_progress = clock_mono_ns();
+            shown = 1;
+        }
+        nanosleep(&nap, NULL);
+    }
+    if (shown)
+        fputs("\r\033[K", stderr);
+    uint64_t off, records;
+    pool_walk_handover(p, &off, &records);
+    if (reload_pending(a))
+        app_apply_pending_rules(a, p->now_ns);
+    if (source_pcap_resume(a->src, off, records) != 0) {
+        fprintf(stderr, "spanwatch: warning: %s; metrics cover the packets before it\n",
+                a->src->error);
+        return -1;
+    }
+    return 0;
 }
 
 /* This thread reads: until the end of the file, a read error, or a signal
@@ -235,7 +348,8 @@ static void run_read(struct app *a, uint64_t t0)
         if (app_reload_requested)
             take_sighup(a);
         if (show_progress && (++bursts & 255) == 0 && clock_mono_ns() - last_progress >= 500000000) {
-            progress(a->src, a->pool ? dispatched : a->w.packets, t0);
+            progress(a->src, a->pool ? dispatched : a->w.packets, source_pcap_file_offset(a->src),
+                     t0);
             last_progress = clock_mono_ns();
         }
         if (last)
@@ -303,6 +417,7 @@ int app_run(struct app *a)
 {
     const struct options *o = a->o;
     uint64_t t0 = clock_mono_ns();
+    app_setup_walk(a);
     if (a->pool && pool_start(a->pool) != 0) {
         fprintf(stderr, "spanwatch: cannot start the worker threads\n");
         return EXIT_RUNTIME;
@@ -314,7 +429,7 @@ int app_run(struct app *a)
     int rc = 0;
     if (a->pool && a->pool->sourced)
         rc = run_own_sources(a);
-    else
+    else if (!(a->pool && a->pool->walk.base && (run_walk(a, t0) != 0 || app_stop_requested)))
         run_read(a, t0);
     if (a->pool)
         finish_pool(a);

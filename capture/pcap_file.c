@@ -21,6 +21,7 @@
  * exactly libpcap's behaviour and error messages.
  */
 #include "capture/source.h"
+#include "capture/pcap_records.h"
 
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -61,9 +62,7 @@ struct pcap_source {
     size_t rd_len;           /* valid bytes in rd_buf */
     size_t rd_off;           /* next record header in rd_buf */
     uint64_t rd_file_off;    /* file offset of rd_buf[0] */
-    uint32_t rd_snap;        /* libpcap's snapshot length for the file */
-    uint8_t rd_swapped;      /* file byte order differs from ours */
-    uint8_t rd_nano;         /* nanosecond timestamps */
+    struct pcap_format rd_fmt;
     uint8_t rd_eof;
     uint8_t rd_active;
     volatile sig_atomic_t stop;
@@ -72,9 +71,7 @@ struct pcap_source {
 
 static inline uint32_t rd_u32(const struct pcap_source *ps, size_t off)
 {
-    uint32_t v;
-    memcpy(&v, ps->rd_buf + off, 4);
-    return ps->rd_swapped ? __builtin_bswap32(v) : v;
+    return pcap_rec_u32(&ps->rd_fmt, ps->rd_buf + off);
 }
 
 /* Stop reading directly: libpcap reads on from the record at rd_off. */
@@ -127,19 +124,12 @@ static int rd_next_burst(struct pcap_source *ps, struct sw_packet *pkts, unsigne
     if (!ps->rd_eof && ps->rd_len - ps->rd_off < RD_REFILL_BELOW && rd_refill(ps) != 0)
         return SOURCE_ERROR;
     while (n < max) {
-        size_t off = ps->rd_off;
-        if (ps->rd_len - off < 16)
-            break;                       /* end of what was read */
-        uint32_t caplen = rd_u32(ps, off + 8), len = rd_u32(ps, off + 12);
-        if (caplen > ps->rd_snap || caplen > ps->rd_len - off - 16)
+        size_t r = pcap_record(&ps->rd_fmt, ps->rd_buf + ps->rd_off, ps->rd_len - ps->rd_off,
+                               &pkts[n]);
+        if (!r)
             break;                       /* odd, or not read yet: see below */
-        uint32_t sec = rd_u32(ps, off), frac = rd_u32(ps, off + 4);
-        struct sw_packet *p = &pkts[n++];
-        p->data = ps->rd_buf + off + 16;
-        p->caplen = caplen;
-        p->wirelen = len < caplen ? caplen : len;
-        p->ts_ns = (uint64_t)sec * 1000000000ull + (ps->rd_nano ? frac : (uint64_t)frac * 1000u);
-        ps->rd_off = off + 16 + caplen;
+        n++;
+        ps->rd_off += r;
         ps->received++;
     }
     if (n > 0)
@@ -148,7 +138,7 @@ static int rd_next_burst(struct pcap_source *ps, struct sw_packet *pkts, unsigne
      * read on the next call; one over the snapshot length, or the end of
      * the file, goes to libpcap */
     if (!ps->rd_eof && ps->rd_len - ps->rd_off >= 16 &&
-        rd_u32(ps, ps->rd_off + 8) <= ps->rd_snap &&
+        rd_u32(ps, ps->rd_off + 8) <= ps->rd_fmt.snap &&
         rd_u32(ps, ps->rd_off + 8) <= RD_BUF_BYTES - 16 &&
         (ps->rd_off > 0 || ps->rd_len < RD_BUF_BYTES)) {
         if (rd_refill(ps) != 0)
@@ -343,7 +333,7 @@ static void rd_open(struct pcap_source *ps, const char *path)
         return;
     }
     ps->rd_buf = malloc(RD_BUF_BYTES);
-    if (!ps->rd_buf || lseek(fd, 24, SEEK_SET) != 24) {
+    if (!ps->rd_buf || lseek(fd, PCAP_FILE_HEADER, SEEK_SET) != PCAP_FILE_HEADER) {
         free(ps->rd_buf);
         ps->rd_buf = NULL;
         close(fd);
@@ -352,10 +342,10 @@ static void rd_open(struct pcap_source *ps, const char *path)
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     ps->rd_fd = fd;
     ps->rd_len = ps->rd_off = 0;
-    ps->rd_file_off = 24;
-    ps->rd_swapped = (uint8_t)swapped;
-    ps->rd_nano = (uint8_t)nano;
-    ps->rd_snap = (uint32_t)pcap_snapshot(ps->pc);
+    ps->rd_file_off = PCAP_FILE_HEADER;
+    ps->rd_fmt.swapped = (uint8_t)swapped;
+    ps->rd_fmt.nano = (uint8_t)nano;
+    ps->rd_fmt.snap = (uint32_t)pcap_snapshot(ps->pc);
     ps->rd_active = 1;
 }
 
@@ -442,4 +432,30 @@ uint64_t source_pcap_file_offset(struct source *s)
     FILE *f = pcap_file(ps->pc);
     long off = f ? ftell(f) : -1;
     return off > 0 ? (uint64_t)off : 0;
+}
+
+int source_pcap_direct(struct source *s, int *fd, struct pcap_format *fmt, uint64_t *first)
+{
+    struct pcap_source *ps = (struct pcap_source *)s;
+    if (strcmp(s->ops->kind, "pcap") != 0 || ps->live || !ps->rd_active || ps->received)
+        return -1;
+    *fd = ps->rd_fd;
+    *fmt = ps->rd_fmt;
+    *first = PCAP_FILE_HEADER;
+    return 0;
+}
+
+int source_pcap_resume(struct source *s, uint64_t off, uint64_t packets)
+{
+    struct pcap_source *ps = (struct pcap_source *)s;
+    if (lseek(ps->rd_fd, (off_t)off, SEEK_SET) != (off_t)off) {
+        snprintf(s->error, sizeof s->error, "%s: cannot seek to offset %llu", s->name,
+                 (unsigned long long)off);
+        return -1;
+    }
+    ps->rd_file_off = off;
+    ps->rd_len = ps->rd_off = 0;
+    ps->rd_eof = 0;
+    ps->received = packets;
+    return 0;
 }

@@ -163,5 +163,13 @@ void source_afpacket_report_iface_drops(struct source *s);
 int source_afpacket_check(const char *iface, char *err, size_t errlen);
 /* Bytes consumed from a file source so far (for progress), 0 if unknown. */
 uint64_t source_pcap_file_offset(struct source *s);
+/* A classic pcap file that spanwatch reads directly (pcap_records.h) and
+ * whose first record has not been read: its descriptor, format and first
+ * record's offset (0); else -1 (pcapng, a -f filter, a pipe, live). */
+struct pcap_format;
+int source_pcap_direct(struct source *s, int *fd, struct pcap_format *fmt, uint64_t *first);
+/* Read on from file offset off (a record boundary) with packets records
+ * already taken by others (pool.c's shared reading); else -1 and why. */
+int source_pcap_resume(struct source *s, uint64_t off, uint64_t packets);
 
 #endif
