@@ -34,7 +34,11 @@ static void *worker_main(void *arg)
     struct pool_slot *s = arg;
     struct pool *p = s->pool;
     struct sw_packet burst[SOURCE_BURST_MAX];
-    struct timespec idle = { 0, 50000 }; /* 50 us */
+    /* an empty ring: sleep 50 us, after 64 empty rounds (3.2 ms) 1 ms — a
+     * live dispatcher hands over bursts (libpcap's blocks retire every
+     * 10 ms on a quiet link), and 20,000 wake-ups a second per idle worker
+     * cost more CPU than the packets did (BENCH.md "Scaling", live) */
+    struct timespec nap = { 0, 50000 }, doze = { 0, 1000000 };
     unsigned idle_rounds = 0;
     if (p->walk.base)
         walk_file(s);
@@ -76,9 +80,10 @@ static void *worker_main(void *arg)
             s->ring.tail_local = atomic_load(&s->ring.tail); /* un-peek */
             continue;
         }
-        if (p->live && (++idle_rounds & 1023) == 0)
+        ++idle_rounds;
+        if (p->live && (idle_rounds & 63) == 0)
             worker_tick(&s->w, clock_live_ns());
-        nanosleep(&idle, NULL);
+        nanosleep(idle_rounds < 64 ? &nap : &doze, NULL);
     }
     return NULL;
 }

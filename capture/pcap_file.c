@@ -395,8 +395,7 @@ struct source *source_pcap_open_live(const char *iface, const char *bpf_filter,
     }
     pcap_set_snaplen(ps->pc, 262144);
     pcap_set_promisc(ps->pc, 1);
-    pcap_set_immediate_mode(ps->pc, 1);
-    pcap_set_timeout(ps->pc, 100);
+    pcap_set_timeout(ps->pc, 10);
     pcap_set_buffer_size(ps->pc, (buffer_mb > 0 ? buffer_mb : 64) << 20);
     if (pcap_set_tstamp_precision(ps->pc, PCAP_TSTAMP_PRECISION_NANO) == 0)
         ps->ts_nano = 1;

@@ -3,10 +3,12 @@
 load (issue 22): spanwatch replays the demo capture and lingers on
 127.0.0.1; 1,000 connections from 250 other loopback addresses (4 each,
 under the per-address cap) are opened and held: half idle, half slowloris
-(a header line every second, never finishing the head). Meanwhile a scrape
-from 127.0.0.1 must be served within 2 s, every second for 8 s; and the
-server must have closed every held connection within its request-head
-deadline (5 s) plus a second. Bounded: about 15 s.
+(a header line every second, never finishing the head). Meanwhile scrapes
+from 127.0.0.1, one after another for 8 s, must all be served, and the
+99th percentile of the times of those made while every hostile connection
+was still held (the first 4.5 s: a few hundred) at most 100 ms (issue
+22's target); and the server must have closed every held connection within its
+request-head deadline (5 s) plus a second. Bounded: about 15 s.
 """
 import os
 import resource
@@ -70,21 +72,26 @@ try:
     t0 = time.time()
     ok("1000 connections from 250 addresses opened (%d refused by the kernel)" % refused)
     closed_at = {}
-    worst = 0.0
-    n = 0
+    times = []
+    last_loris = -1.0
     while time.time() - t0 < 8:
         try:
-            worst = max(worst, scrape())
-            n += 1
+            at = time.time() - t0
+            took = scrape()
+            if at < 4.5:  # before the head deadline (5 s) starts closing the held ones
+                times.append(took)
         except OSError as e:
             fails.append("scrape at %.1f s failed: %s" % (time.time() - t0, e))
-        for s, loris in held:
-            if loris and s not in closed_at:
-                try:
-                    s.send(b"GET /metrics HTTP/1.1\r\n" if time.time() - t0 < 0.5 else b"X-a: b\r\n")
-                except OSError:
-                    pass
-        for key, _ in sel.select(timeout=1.0):
+        now = time.time() - t0
+        if now - last_loris >= 1.0:  # each slowloris writer: one line a second
+            last_loris = now
+            for s, loris in held:
+                if loris and s not in closed_at:
+                    try:
+                        s.send(b"GET /metrics HTTP/1.1\r\n" if now < 0.5 else b"X-a: b\r\n")
+                    except OSError:
+                        pass
+        for key, _ in sel.select(timeout=0.01):
             try:
                 data = key.fileobj.recv(4096)
             except OSError:
@@ -92,9 +99,18 @@ try:
             if not data and key.fileobj not in closed_at:
                 closed_at[key.fileobj] = time.time() - t0
                 sel.unregister(key.fileobj)
-    if not fails:
-        ok("%d scrapes from a fresh address served while they were held, the slowest in %.0f ms"
-           % (n, 1000 * worst))
+    times.sort()
+    if len(times) >= 100:
+        p50 = times[len(times) // 2]
+        p99 = times[min(len(times) - 1, (len(times) * 99 + 99) // 100 - 1)]
+        msg = ("%d scrapes from a fresh address while all %d were held: p50 %.1f ms, p99 %.1f ms, "
+               "slowest %.1f ms" % (len(times), len(held), 1000 * p50, 1000 * p99, 1000 * times[-1]))
+        if p99 <= 0.100 and not fails:
+            ok(msg + " (p99 target 100 ms)")
+        else:
+            fails.append(msg + " (p99 target 100 ms)")
+    else:
+        fails.append("only %d scrapes served in the first 4.5 s" % len(times))
     idle_closed = [closed_at.get(s) for s, loris in held if not loris]
     loris_closed = [closed_at.get(s) for s, loris in held if loris]
     for what, times in (("idle", idle_closed), ("slowloris", loris_closed)):
