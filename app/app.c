@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/clock.h"
+#include "util/map_guard.h"
 
 static void pool_snapshot_hook(struct pool_slot *s)
 {
@@ -74,6 +75,8 @@ void app_setup_walk(struct app *a)
     }
     a->walk_map = m;
     a->walk_len = (size_t)st.st_size;
+    a->walk_fd = fd;
+    map_guard_install(m, a->walk_len); /* a file truncated under us: no SIGBUS */
 }
 
 /* the rules of cfg (a copy: a reload replaces it), Alertmanager if configured */
@@ -161,8 +164,10 @@ void app_free(struct app *a)
         pool_free(a->pool); /* closes the workers' own sources */
         server_registry_free(&a->merged);
     }
-    if (a->walk_map)
+    if (a->walk_map) {
+        map_guard_remove();
         munmap(a->walk_map, a->walk_len);
+    }
     if (!a->be.own && a->src)
         source_close(a->src);
     a->src = NULL;

@@ -21,6 +21,8 @@ static void park(struct pool_slot *s, uint32_t seq, uint64_t at)
     struct pool *p = s->pool;
     worker_tick(&s->w, at);
     atomic_store_explicit(&s->barrier_reached, seq, memory_order_release);
+    if (p->walk.base && !atomic_load_explicit(&s->walk_done, memory_order_relaxed))
+        sem_post(&p->walk.wake); /* the main thread waits on it (run_walk) */
     while (atomic_load_explicit(&p->barrier_release, memory_order_acquire) != seq &&
            !atomic_load_explicit(&p->stop, memory_order_relaxed))
         sched_yield();
@@ -198,7 +200,7 @@ static void walk_file(struct pool_slot *s)
             __builtin_prefetch(base + ahead);
         struct sw_packet *pk = &burst[n];
         size_t r = pcap_record(&p->walk.fmt, base + off, size - off, pk);
-        if (!r)
+        if (!r) /* also where the file was cut under the mapping (map_guard.h) */
             break;
         off += r;
         if (pk->ts_ns > clock)
@@ -223,6 +225,7 @@ static void walk_file(struct pool_slot *s)
     atomic_store_explicit(&s->walk_off, off, memory_order_relaxed);
     atomic_store_explicit(&s->walk_records, records, memory_order_relaxed);
     atomic_store_explicit(&s->walk_done, 1, memory_order_release);
+    sem_post(&p->walk.wake);
 }
 
 int pool_set_walk(struct pool *p, const uint8_t *base, uint64_t size, uint64_t first,
@@ -236,6 +239,8 @@ int pool_set_walk(struct pool *p, const uint8_t *base, uint64_t size, uint64_t f
             return -1;
         *s->walk_dec = p->scratch;
     }
+    if (sem_init(&p->walk.wake, 0, 0) != 0)
+        return -1;
     p->walk.base = base;
     p->walk.size = size;
     p->walk.first = first;
@@ -380,4 +385,6 @@ void pool_free(struct pool *p)
     }
     free(p->slots);
     p->slots = NULL;
+    if (p->walk.base)
+        sem_destroy(&p->walk.wake);
 }

@@ -33,6 +33,7 @@
 #define SPANWATCH_POOL_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -98,6 +99,7 @@ struct pool {
         int linktype;
         _Atomic uint64_t next_close; /* park at the first record whose clock reaches it */
         atomic_int stop;           /* stop reading (a signal) */
+        sem_t wake;                /* posted by a worker that parks or is done */
     } walk;
 };
 

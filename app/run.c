@@ -8,14 +8,17 @@
  */
 #include "app/app.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/clock.h"
+#include "util/map_guard.h"
 
 volatile sig_atomic_t app_stop_requested;
 volatile sig_atomic_t app_reload_requested;
@@ -246,7 +249,11 @@ static void walk_pages(struct app *a, struct walk_pages *wp)
     while (wp->mapped < a->walk_len && wp->mapped < hi + WALK_MAP_AHEAD) {
         uint64_t len = a->walk_len - wp->mapped < WALK_MAP_STEP ? a->walk_len - wp->mapped
                                                                  : WALK_MAP_STEP;
-        madvise(base + wp->mapped, len, MADV_POPULATE_READ); /* best effort */
+        if (madvise(base + wp->mapped, len, MADV_POPULATE_READ) != 0 && errno == EFAULT) {
+            /* the file shrank: the workers read up to the cut (the guard) */
+            wp->mapped = a->walk_len;
+            break;
+        }
         wp->mapped += len;
     }
     while (lo > WALK_KEEP_BEHIND && wp->dropped + WALK_MAP_STEP <= lo - WALK_KEEP_BEHIND) {
@@ -263,7 +270,6 @@ static int run_walk(struct app *a, uint64_t t0)
     struct pool *p = a->pool;
     int show_progress = !a->o->quiet && isatty(STDERR_FILENO), shown = 0;
     uint64_t last_progress = t0;
-    struct timespec nap = { 0, 100000 }; /* 0.1 ms: a parked worker spins meanwhile */
     struct walk_pages wp = { 0, 0 };
     for (;;) {
         walk_pages(a, &wp);
@@ -296,12 +302,36 @@ static int run_walk(struct app *a, uint64_t t0)
             last_progress = clock_mono_ns();
             shown = 1;
         }
-        nanosleep(&nap, NULL);
+        /* woken by a worker that parks or is done; else every 1 ms for
+         * the page tables, progress and signals */
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        sem_clockwait(&p->walk.wake, CLOCK_MONOTONIC, &until);
     }
     if (shown)
         fputs("\r\033[K", stderr);
     uint64_t off, records;
     pool_walk_handover(p, &off, &records);
+    int apart = 0;
+    for (unsigned i = 1; i < p->n; i++)
+        apart |= atomic_load(&p->slots[i].walk_off) != off;
+    struct stat st;
+    if (fstat(a->walk_fd, &st) == 0 && (uint64_t)st.st_size < a->walk_len &&
+        (uint64_t)st.st_size < off) /* the last record read ran past the cut */
+        apart = 1;
+    if (map_guard_tripped() || apart) {
+        /* the workers stopped where each met the cut, not at one record
+         * (same bytes, same stop, unless the file changed under them):
+         * reading on from any one offset would count some packets twice */
+        fprintf(stderr, "spanwatch: warning: %s shrank while it was read (near record %" PRIu64
+                        "); metrics cover the packets read before\n", a->src->name, records);
+        return -1;
+    }
     if (reload_pending(a))
         app_apply_pending_rules(a, p->now_ns);
     if (source_pcap_resume(a->src, off, records) != 0) {

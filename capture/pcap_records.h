@@ -3,7 +3,8 @@
  * direct reader and the workers' shared reading of a mapped file, pool.c).
  *
  * A record is taken only when it is plainly well formed: its captured
- * length is within the file's snapshot length and all its bytes are there.
+ * length is within the file's snapshot length, all its bytes are there,
+ * and its header is not all zeros.
  * Anything else is left to libpcap (its behaviour and error messages),
  * positioned at that record.
  */
@@ -43,6 +44,10 @@ static inline size_t pcap_record(const struct pcap_format *f, const uint8_t *rec
     if (caplen > f->snap || caplen > avail - PCAP_RECORD_HEADER)
         return 0;
     uint32_t sec = pcap_rec_u32(f, rec), frac = pcap_rec_u32(f, rec + 4);
+    /* a header of zeros: what a file cut short under a mapping reads as
+     * past its end (the rest of its last page); libpcap takes it from here */
+    if ((sec | frac | caplen | len) == 0)
+        return 0;
     p->data = rec + PCAP_RECORD_HEADER;
     p->caplen = caplen;
     p->wirelen = len < caplen ? caplen : len;
