@@ -65,18 +65,19 @@ void app_setup_walk(struct app *a)
     void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED)
         return;
+    map_guard_install(m, (size_t)st.st_size); /* a file cut short under us: no SIGBUS */
     struct sw_packet pk;
     if (pcap_record(&fmt, (const uint8_t *)m + first, (size_t)st.st_size - first, &pk))
         alerts_start(&a->engine, pk.ts_ns);
     uint64_t next = alerts_started(&a->engine) ? alerts_next_close(&a->engine) : UINT64_MAX;
-    if (pool_set_walk(a->pool, m, (uint64_t)st.st_size, first, &fmt, a->src->linktype, next) != 0) {
+    if (pool_set_walk(a->pool, m, (uint64_t)st.st_size, first, &fmt, a->src->linktype, next,
+                      fd) != 0) {
+        map_guard_remove();
         munmap(m, (size_t)st.st_size);
         return;
     }
     a->walk_map = m;
     a->walk_len = (size_t)st.st_size;
-    a->walk_fd = fd;
-    map_guard_install(m, a->walk_len); /* a file truncated under us: no SIGBUS */
 }
 
 /* the rules of cfg (a copy: a reload replaces it), Alertmanager if configured */

@@ -40,7 +40,6 @@ struct app {
     struct server_registry merged;  /* pool: the workers' servers by label */
     void *walk_map;                 /* -r: the file mapped for the workers (pool_set_walk) */
     size_t walk_len;
-    int walk_fd;                    /* the file's descriptor (the source's) */
     struct run_totals totals;       /* at the end, for the summary */
     double wall_s;
 

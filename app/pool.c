@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "decode/decode.h"
 #include "util/clock.h"
+#include "util/map_guard.h"
 
 #define RING_BYTES (16u << 20)  /* per worker: > 60 maximum-size packets, ~10k typical */
 
@@ -186,13 +188,18 @@ static void walk_file(struct pool_slot *s)
     unsigned n = 0;
     uint64_t off = p->walk.first, records = 0, clock = 0, ahead = off;
     uint64_t next_close = atomic_load_explicit(&p->walk.next_close, memory_order_acquire);
+    uint64_t valid = atomic_load_explicit(&p->walk.valid, memory_order_relaxed);
     uint32_t seq = p->barrier_seq;
+    int cut_seen = 0;
     for (;; records++) {
         if ((records & 1023) == 0) {
             atomic_store_explicit(&s->walk_off, off, memory_order_relaxed);
             atomic_store_explicit(&s->walk_records, records, memory_order_relaxed);
-            if (atomic_load_explicit(&p->walk.stop, memory_order_relaxed))
+            /* a signal: every worker stops at the same record (a multiple
+             * of 1024 ahead of all of them, set by run_walk) */
+            if (records >= atomic_load_explicit(&p->walk.stop_at, memory_order_relaxed))
                 break;
+            valid = atomic_load_explicit(&p->walk.valid, memory_order_relaxed);
         }
         /* the stream is read ahead by lines: a record header's line is
          * otherwise a cache miss, the walk's main cost */
@@ -200,7 +207,14 @@ static void walk_file(struct pool_slot *s)
             __builtin_prefetch(base + ahead);
         struct sw_packet *pk = &burst[n];
         size_t r = pcap_record(&p->walk.fmt, base + off, size - off, pk);
-        if (!r) /* also where the file was cut under the mapping (map_guard.h) */
+        if (!r)
+            break;
+        /* the file was cut under the mapping (map_guard.h): where, now */
+        if (!cut_seen && map_guard_tripped()) {
+            cut_seen = 1;
+            valid = pool_walk_recheck(p);
+        }
+        if (off + r > valid) /* past the file's end as last seen: libpcap's "truncated" */
             break;
         off += r;
         if (pk->ts_ns > clock)
@@ -228,8 +242,19 @@ static void walk_file(struct pool_slot *s)
     sem_post(&p->walk.wake);
 }
 
+uint64_t pool_walk_recheck(struct pool *p)
+{
+    struct stat st;
+    uint64_t v = atomic_load(&p->walk.valid);
+    if (fstat(p->walk.fd, &st) == 0 && (uint64_t)st.st_size < v) {
+        v = (uint64_t)st.st_size;
+        atomic_store(&p->walk.valid, v); /* only ever lowered: any writer's value is right */
+    }
+    return v;
+}
+
 int pool_set_walk(struct pool *p, const uint8_t *base, uint64_t size, uint64_t first,
-                  const struct pcap_format *fmt, int linktype, uint64_t next_close)
+                  const struct pcap_format *fmt, int linktype, uint64_t next_close, int fd)
 {
     for (unsigned i = 0; i < p->n; i++) {
         struct pool_slot *s = &p->slots[i];
@@ -246,7 +271,10 @@ int pool_set_walk(struct pool *p, const uint8_t *base, uint64_t size, uint64_t f
     p->walk.first = first;
     p->walk.fmt = *fmt;
     p->walk.linktype = linktype;
+    p->walk.fd = fd;
     atomic_store(&p->walk.next_close, next_close);
+    atomic_store(&p->walk.valid, size);
+    atomic_store(&p->walk.stop_at, UINT64_MAX);
     return 0;
 }
 
@@ -296,8 +324,15 @@ int pool_start(struct pool *p)
                 cpus[ncpu++] = c;
     for (unsigned i = 0; i < p->n; i++) {
         if (pthread_create(&p->slots[i].thread, NULL, p->sourced ? worker_src_main : worker_main,
-                           &p->slots[i]) != 0)
+                           &p->slots[i]) != 0) {
+            /* the ones started stop and are joined: nothing may run on
+             * while the caller frees the slots and the mapping */
+            atomic_store(&p->walk.stop_at, 0);
+            atomic_store(&p->stop, 1);
+            for (unsigned j = 0; j < i; j++)
+                pthread_join(p->slots[j].thread, NULL);
             return -1;
+        }
         /* worker i on the i-th CPU we may use (wrapping when there are
          * more workers than CPUs); best effort */
         if (ncpu) {

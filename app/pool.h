@@ -97,8 +97,10 @@ struct pool {
         uint64_t size, first;      /* mapped bytes; offset of the first record */
         struct pcap_format fmt;
         int linktype;
+        int fd;                    /* the file (for its size) */
         _Atomic uint64_t next_close; /* park at the first record whose clock reaches it */
-        atomic_int stop;           /* stop reading (a signal) */
+        _Atomic uint64_t valid;    /* the file's size as last seen (it may shrink) */
+        _Atomic uint64_t stop_at;  /* a signal: stop before this record (a multiple of 1024) */
         sem_t wake;                /* posted by a worker that parks or is done */
     } walk;
 };
@@ -120,7 +122,9 @@ static inline void pool_set_source(struct pool *p, unsigned i, struct source *sr
  * mapping; the reader then goes on from there with a dispatcher
  * (pool_walk_handover). Returns -1 if the per-worker state cannot be had. */
 int pool_set_walk(struct pool *p, const uint8_t *base, uint64_t size, uint64_t first,
-                  const struct pcap_format *fmt, int linktype, uint64_t next_close);
+                  const struct pcap_format *fmt, int linktype, uint64_t next_close, int fd);
+/* The file's size now, if it shrank (walk.valid lowered); any thread. */
+uint64_t pool_walk_recheck(struct pool *p);
 /* After every worker is done reading: the dispatcher's state (clock,
  * fragment steering) as the workers left it, and the offset and record
  * count where they stopped. */

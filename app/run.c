@@ -292,8 +292,16 @@ static int run_walk(struct app *a, uint64_t t0)
             walk_window(a, clock);
             continue;
         }
-        if (app_stop_requested)
-            atomic_store(&p->walk.stop, 1);
+        if (app_stop_requested && atomic_load(&p->walk.stop_at) == UINT64_MAX) {
+            /* every worker stops at one record, ahead of all of them */
+            uint64_t most = 0;
+            for (unsigned i = 0; i < p->n; i++) {
+                uint64_t r = atomic_load(&p->slots[i].walk_records);
+                most = r > most ? r : most;
+            }
+            atomic_store(&p->walk.stop_at, (most / 1024 + 2) * 1024);
+        }
+        pool_walk_recheck(p); /* a file cut short: the workers stop at the cut */
         if (app_reload_requested)
             take_sighup(a);
         if (show_progress && clock_mono_ns() - last_progress >= 500000000) {
@@ -320,14 +328,17 @@ static int run_walk(struct app *a, uint64_t t0)
     int apart = 0;
     for (unsigned i = 1; i < p->n; i++)
         apart |= atomic_load(&p->slots[i].walk_off) != off;
-    struct stat st;
-    if (fstat(a->walk_fd, &st) == 0 && (uint64_t)st.st_size < a->walk_len &&
-        (uint64_t)st.st_size < off) /* the last record read ran past the cut */
+    if (off > pool_walk_recheck(p)) /* they read past where the file now ends */
         apart = 1;
-    if (map_guard_tripped() || apart) {
-        /* the workers stopped where each met the cut, not at one record
-         * (same bytes, same stop, unless the file changed under them):
-         * reading on from any one offset would count some packets twice */
+    /* the mapping is done with: the rest is read() */
+    map_guard_remove();
+    munmap(a->walk_map, a->walk_len);
+    a->walk_map = NULL;
+    if (apart) {
+        /* same bytes, same stop — unless the file was cut under workers
+         * that had read past the cut before it was made: reading on from
+         * any one offset would count some packets twice, and what they
+         * read is no longer in the file */
         fprintf(stderr, "spanwatch: warning: %s shrank while it was read (near record %" PRIu64
                         "); metrics cover the packets read before\n", a->src->name, records);
         return -1;

@@ -40,6 +40,8 @@
  * larger than the buffer (link types whose snapshot length exceeds 256 KiB)
  * goes to libpcap. */
 #define RD_BUF_BYTES ((size_t)512 << 10)
+_Static_assert(RD_BUF_BYTES - PCAP_RECORD_HEADER == PCAP_RECORD_MAX_CAPLEN,
+               "a record pcap_record() takes fits the read buffer");
 /* refill before a burst when less than this is left; what is left is moved
  * to the front, so keep it small (a record that does not fit what is left
  * ends the burst early and the next call refills) */
@@ -139,7 +141,7 @@ static int rd_next_burst(struct pcap_source *ps, struct sw_packet *pkts, unsigne
      * the file, goes to libpcap */
     if (!ps->rd_eof && ps->rd_len - ps->rd_off >= 16 &&
         rd_u32(ps, ps->rd_off + 8) <= ps->rd_fmt.snap &&
-        rd_u32(ps, ps->rd_off + 8) <= RD_BUF_BYTES - 16 &&
+        rd_u32(ps, ps->rd_off + 8) <= PCAP_RECORD_MAX_CAPLEN &&
         (ps->rd_off > 0 || ps->rd_len < RD_BUF_BYTES)) {
         if (rd_refill(ps) != 0)
             return SOURCE_ERROR;

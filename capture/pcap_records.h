@@ -3,8 +3,8 @@
  * direct reader and the workers' shared reading of a mapped file, pool.c).
  *
  * A record is taken only when it is plainly well formed: its captured
- * length is within the file's snapshot length, all its bytes are there,
- * and its header is not all zeros.
+ * length is within the file's snapshot length and 512 KiB, all its bytes
+ * are there, and its header is not all zeros.
  * Anything else is left to libpcap (its behaviour and error messages),
  * positioned at that record.
  */
@@ -19,6 +19,9 @@
 
 #define PCAP_FILE_HEADER 24u
 #define PCAP_RECORD_HEADER 16u
+/* larger records go to libpcap (pcap_file.c reads in 512 KiB blocks, and
+ * its libpcap path skips records over 1 MiB; DBUS and EBHSCR allow more) */
+#define PCAP_RECORD_MAX_CAPLEN ((512u << 10) - PCAP_RECORD_HEADER)
 
 struct pcap_format {
     uint32_t snap;      /* libpcap's snapshot length for the file */
@@ -41,7 +44,8 @@ static inline size_t pcap_record(const struct pcap_format *f, const uint8_t *rec
     if (avail < PCAP_RECORD_HEADER)
         return 0;
     uint32_t caplen = pcap_rec_u32(f, rec + 8), len = pcap_rec_u32(f, rec + 12);
-    if (caplen > f->snap || caplen > avail - PCAP_RECORD_HEADER)
+    if (caplen > f->snap || caplen > PCAP_RECORD_MAX_CAPLEN ||
+        caplen > avail - PCAP_RECORD_HEADER)
         return 0;
     uint32_t sec = pcap_rec_u32(f, rec), frac = pcap_rec_u32(f, rec + 4);
     /* a header of zeros: what a file cut short under a mapping reads as

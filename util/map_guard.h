@@ -5,10 +5,11 @@
  * truncated while it is read (a rotation by copy and truncate), a read of
  * a page past the new end raises SIGBUS, which would kill the process.
  * The guard's handler puts a page of 0xff bytes where the fault was (inside
- * the guarded range only; any other SIGBUS keeps its default action) and
- * raises a flag; a record header there is not plainly well formed, so
- * every reader stops at the first record past the cut, and the run ends with a warning (each reader stopped where it
- * met the cut, so no single place to read on from).
+ * the guarded range only; any other SIGBUS goes to the handler before it,
+ * or takes the default action) and raises a flag. A record header on that
+ * page is not plainly well formed (pcap_records.h), and a reader that sees
+ * the flag asks for the file's new size (app/pool.c pool_walk_recheck) and
+ * stops before the first record that ends past it.
  */
 #ifndef SPANWATCH_MAP_GUARD_H
 #define SPANWATCH_MAP_GUARD_H

@@ -8,7 +8,8 @@
 # copies made here of a test capture — cut inside a record header, cut
 # inside a record's data, a record whose captured length exceeds the
 # snapshot length, one that exceeds libpcap's maximum — in both byte orders
-# and with nanosecond timestamps.
+# and with nanosecond timestamps; and a D-Bus capture with 2 MiB and
+# 600 KiB records.
 #
 # With workers (-w 3) a classic pcap file is read by every worker from a
 # mapping (app/pool.c's shared reading) up to the first record that is not
@@ -52,6 +53,13 @@ open("%s/cut-data.pcap" % out, "wb").write(whole[:24 + 16 * 4 + sum(len(r[2]) fo
 write("over-snap.pcap", recs[:5] + [(recs[5][0], recs[5][1], recs[5][2] + bytes(200), recs[5][3] + 200)] + recs[6:], snap=len(max((r[2] for r in recs), key=len)) + 10)
 bad = struct.pack("<IIII", recs[0][0], 0, 0x7fffffff, 0x7fffffff)
 write("over-max.pcap", recs[:10], extra=bad + bytes(64))
+# D-Bus (link type 231): libpcap allows 128 MiB records; one of 2 MiB
+# between small ones (spanwatch's readers leave records over 512 KiB to
+# libpcap, which skips those over 1 MiB)
+with open("%s/dbus-big.pcap" % out, "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 128 << 20, 231))
+    for i, n in enumerate((100, 2 << 20, 100, 600 << 10, 100)):
+        f.write(struct.pack("<IIII", 1700000000 + i, 0, n, n) + bytes(n))
 PY
 
 files=("$src"/tests/pcaps/*.pcap "$src"/tests/data/demo.pcap "$tmp"/*.pcap)
