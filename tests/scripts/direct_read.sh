@@ -66,27 +66,17 @@ files=("$src"/tests/pcaps/*.pcap "$src"/tests/data/demo.pcap "$tmp"/*.pcap)
 if [ -d "$src/../shared/pcaps" ]; then
     while IFS= read -r f; do files+=("$f"); done < <(find "$src/../shared/pcaps" -type f \( -name '*.pcap' -o -name '*.cap' \) | sort | head -100)
 fi
-for f in "${files[@]}"; do
-    "$sw" -q -r "$f" --metrics-out "$tmp/a.prom" > /dev/null 2> "$tmp/a.err"
+# both FILE NAME_A NAME_B ENV_B [ARGS...] — one replay as is, one with the
+# environment setting ENV_B; exit status, messages, exposition (but the
+# scrape duration) and alert transitions must be equal
+both() {
+    local f=$1 na=$2 nb=$3 envb=$4 ra rb
+    shift 4
+    "$sw" -q -r "$f" "$@" --metrics-out "$tmp/a.prom" --alerts-out "$tmp/a.alerts" \
+        > /dev/null 2> "$tmp/a.err"
     ra=$?
-    SPANWATCH_LIBPCAP_READ=1 "$sw" -q -r "$f" --metrics-out "$tmp/b.prom" > /dev/null 2> "$tmp/b.err"
-    rb=$?
-    grep -v '^spanwatch_scrape_duration' "$tmp/a.prom" > "$tmp/a" 2>/dev/null
-    grep -v '^spanwatch_scrape_duration' "$tmp/b.prom" > "$tmp/b" 2>/dev/null
-    if [ "$ra" = "$rb" ] && cmp -s "$tmp/a.err" "$tmp/b.err" && cmp -s "$tmp/a" "$tmp/b"; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "FAIL ${f#$src/}: direct exit $ra, libpcap exit $rb"
-        diff "$tmp/a.err" "$tmp/b.err" | head -4
-        diff "$tmp/a" "$tmp/b" | head -6
-    fi
-    rm -f "$tmp"/[ab].prom "$tmp"/[ab]
-    "$sw" -q -r "$f" -w 3 -c "$src/tests/configs/alerts.yaml" --metrics-out "$tmp/a.prom" \
-        --alerts-out "$tmp/a.alerts" > /dev/null 2> "$tmp/a.err"
-    ra=$?
-    SPANWATCH_DISPATCH=1 "$sw" -q -r "$f" -w 3 -c "$src/tests/configs/alerts.yaml" \
-        --metrics-out "$tmp/b.prom" --alerts-out "$tmp/b.alerts" > /dev/null 2> "$tmp/b.err"
+    env "$envb" "$sw" -q -r "$f" "$@" --metrics-out "$tmp/b.prom" --alerts-out "$tmp/b.alerts" \
+        > /dev/null 2> "$tmp/b.err"
     rb=$?
     grep -v '^spanwatch_scrape_duration' "$tmp/a.prom" > "$tmp/a" 2>/dev/null
     grep -v '^spanwatch_scrape_duration' "$tmp/b.prom" > "$tmp/b" 2>/dev/null
@@ -95,11 +85,16 @@ for f in "${files[@]}"; do
         pass=$((pass + 1))
     else
         fail=$((fail + 1))
-        echo "FAIL ${f#$src/} -w 3: shared reading exit $ra, dispatcher exit $rb"
+        echo "FAIL ${f#$src/} $*: $na exit $ra, $nb exit $rb"
         diff "$tmp/a.err" "$tmp/b.err" | head -4
         diff "$tmp/a" "$tmp/b" | head -6
         diff "$tmp/a.alerts" "$tmp/b.alerts" | head -4
     fi
     rm -f "$tmp"/[ab].prom "$tmp"/[ab] "$tmp"/[ab].alerts
+}
+for f in "${files[@]}"; do
+    both "$f" direct libpcap SPANWATCH_LIBPCAP_READ=1
+    both "$f" "shared reading" dispatcher SPANWATCH_DISPATCH=1 -w 3 \
+        -c "$src/tests/configs/alerts.yaml"
 done
 finish

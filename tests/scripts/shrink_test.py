@@ -17,6 +17,7 @@ no warning (every worker stops at the same record). Bounded: a few
 seconds.
 """
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -55,46 +56,46 @@ while off + 16 <= len(demo):
 span = recs[-1][0] - recs[0][0] + 1
 tmp = tempfile.mkdtemp()
 big = os.path.join(tmp, "big.pcap")
-total = 0
-with open(big, "wb") as f:
-    f.write(demo[:24])
-    rep = 0
-    while f.tell() < 300 << 20:
-        chunk = bytearray()
-        for sec, usec, data, ln in recs:
-            chunk += struct.pack("<IIII", sec + rep * span, usec, len(data), ln) + data
-        f.write(chunk)
-        total += len(recs)
-        rep += 1
-size = os.path.getsize(big)
-print("built %s: %d records, %d MB" % (big, total, size >> 20))
 
-ref = None
-runs = [(w, cut) for cut in ("inside a page", "at a page boundary") for w in (1, 2, 3)]
-for w, cut in runs:
-    cut_at = size // 3 if cut == "inside a page" else (size // 3) & ~4095
-    with open(big, "r+b") as f:  # whole again
-        pass
-    if os.path.getsize(big) != size:
-        subprocess.run(["truncate", "-s", str(size), big], check=True)  # zeros: rebuild instead
-        os.unlink(big)
-        sys.exit("cannot restore the file")
-    prom = os.path.join(tmp, "w%d.prom" % w)
+
+def build():
+    """the whole capture (again): demo.pcap's records over and over, later
+    and later, to ~300 MB; its record count"""
+    n = 0
+    with open(big, "wb") as f:
+        f.write(demo[:24])
+        rep = 0
+        while f.tell() < 300 << 20:
+            chunk = bytearray()
+            for sec, usec, data, ln in recs:
+                chunk += struct.pack("<IIII", sec + rep * span, usec, len(data), ln) + data
+            f.write(chunk)
+            n += len(recs)
+            rep += 1
+    return n
+
+
+def start(w, prom, after=0.0):
+    """spanwatch -w W on the capture, stopped (SIGSTOP) once its workers
+    run (and `after` seconds more); (process, stopped mid-read)"""
     p = subprocess.Popen([sw, "-q", "-r", big, "-w", str(w), "--metrics-out", prom],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stopped = False
     deadline = time.time() + 10
     while time.time() < deadline and p.poll() is None:
         try:
-            threads = len(os.listdir("/proc/%d/task" % p.pid))
+            if len(os.listdir("/proc/%d/task" % p.pid)) >= (1 + w if w > 1 else 1):
+                break
         except OSError:
             break
-        if threads >= 1 + (w if w > 1 else 0) and (w == 1 or threads > 1):
-            os.kill(p.pid, signal.SIGSTOP)
-            stopped = True
-            break
         time.sleep(0.001)
-    os.truncate(big, cut_at)
+    time.sleep(after)
+    if p.poll() is not None:
+        return p, False
+    os.kill(p.pid, signal.SIGSTOP)
+    return p, True
+
+
+def finish(p, stopped):
     if stopped:
         os.kill(p.pid, signal.SIGCONT)
     try:
@@ -102,116 +103,78 @@ for w, cut in runs:
     except subprocess.TimeoutExpired:
         p.kill()
         _, err = p.communicate()
-    err = err.decode(errors="replace")
-    rc = p.returncode
-    got = 0
-    try:
-        for line in open(prom):
-            if line.startswith("spanwatch_packets_total{"):
-                got += int(float(line.split()[-1]))
-    except OSError:
-        pass
-    what = "cut %s, -w %d (%s)" % (cut, w, "stopped mid-read" if stopped else
-                                  "finished before the cut")
-    if w == 1:
-        ref = got if stopped else None
-    warned = "shrank while it was read" in err or "truncated dump file" in err
-    if rc != 0:
-        fails.append("%s: exit %d (%s) %s" % (what, rc, "SIGBUS" if rc == -signal.SIGBUS else "",
-                                              err.strip()[-300:]))
-    elif not 0 < got <= total:
-        fails.append("%s: %d packets counted of %d" % (what, got, total))
-    elif stopped and not warned:
-        fails.append("%s: no warning that the file was cut short: %s" % (what, err.strip()[-200:]))
-    elif stopped and ref is not None and got != ref:
-        # -w 1 reads with read(): libpcap's "truncated" at the cut; the
-        # workers stop before the record the cut ran through and libpcap
-        # says the same from there
-        fails.append("%s: %d packets counted, -w 1 %d" % (what, got, ref))
-    else:
-        ok("%s: exit 0, %d packets counted of %d; %s" % (
-            what, got, total, (err.strip().splitlines() or ["no message"])[-1][:160]))
-    # rebuild the whole file for the next run
-    os.unlink(big)
-    with open(big, "wb") as f:
-        f.write(demo[:24])
-        rep = 0
-        while f.tell() < 300 << 20:
-            chunk = bytearray()
-            for sec, usec, data, ln in recs:
-                chunk += struct.pack("<IIII", sec + rep * span, usec, len(data), ln) + data
-            f.write(chunk)
-            rep += 1
+    return p.returncode, err.decode(errors="replace").strip()
+
+
+def last(err):
+    return (err.splitlines() or ["no message"])[-1][:160]
+
+
+total = build()
+size = os.path.getsize(big)
+print("built %s: %d records, %d MB" % (big, total, size >> 20))
+
+# the cut ahead of the readers: -w 1 (read(), libpcap) is the reference
+ref = None
+for cut in ("inside a page", "at a page boundary"):
+    for w in (1, 2, 3):
+        prom = os.path.join(tmp, "w%d.prom" % w)
+        p, stopped = start(w, prom)
+        os.truncate(big, size // 3 if cut == "inside a page" else (size // 3) & ~4095)
+        rc, err = finish(p, stopped)
+        got = count(prom)
+        what = "cut %s, -w %d (%s)" % (cut, w, "stopped mid-read" if stopped else
+                                      "finished before the cut")
+        if w == 1:
+            ref = got if stopped else None
+        warned = "shrank while it was read" in err or "truncated dump file" in err
+        if rc != 0:
+            fails.append("%s: exit %d %s %s" % (what, rc, "(SIGBUS)" if rc == -signal.SIGBUS
+                                                else "", err[-300:]))
+        elif not 0 < got <= total:
+            fails.append("%s: %d packets counted of %d" % (what, got, total))
+        elif stopped and not warned:
+            fails.append("%s: no warning that the file was cut short: %s" % (what, err[-200:]))
+        elif stopped and ref is not None and got != ref:
+            # the workers stop before the record the cut runs through, and
+            # libpcap says "truncated" from there, as with -w 1
+            fails.append("%s: %d packets counted, -w 1 %d" % (what, got, ref))
+        else:
+            ok("%s: exit 0, %d packets counted of %d; %s" % (what, got, total, last(err)))
+        build()
+
 # cut behind the readers (a rotation by copy and truncate to nothing): their
 # next read faults (SIGBUS without util/map_guard.c); they stop where they
 # are, and the run ends with a warning
 for w in (2, 3):
-    p = subprocess.Popen([sw, "-q", "-r", big, "-w", str(w), "--metrics-out",
-                          os.path.join(tmp, "behind.prom")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    while p.poll() is None:
-        try:
-            if len(os.listdir("/proc/%d/task" % p.pid)) >= 1 + w:
-                break
-        except OSError:
-            break
-        time.sleep(0.001)
-    time.sleep(0.05)
-    running = p.poll() is None
-    if running:
-        os.kill(p.pid, signal.SIGSTOP)
+    prom = os.path.join(tmp, "behind.prom")
+    p, stopped = start(w, prom, after=0.05)
     os.truncate(big, 24 + 16 + len(recs[0][2]))  # the header and one record
-    if running:
-        os.kill(p.pid, signal.SIGCONT)
-    _, err = p.communicate(timeout=60)
-    err = err.decode(errors="replace").strip()
-    if p.returncode != 0:
-        fails.append("cut behind the readers, -w %d: exit %d %s" % (
-            w, p.returncode, "(SIGBUS)" if p.returncode == -signal.SIGBUS else err[-200:]))
-    elif running and "shrank while it was read" not in err and count(
-            os.path.join(tmp, "behind.prom")) != 1:
+    rc, err = finish(p, stopped)
+    what = "cut behind the readers, -w %d (%s)" % (w, "stopped mid-read" if stopped else
+                                                  "finished before the cut")
+    if rc != 0:
+        fails.append("%s: exit %d %s" % (what, rc, "(SIGBUS)" if rc == -signal.SIGBUS
+                                         else err[-200:]))
+    elif stopped and "shrank while it was read" not in err and count(prom) != 1:
         # no warning only if no worker had passed the cut: then the run is
         # that of the one-record file
-        fails.append("cut behind the readers, -w %d: no warning, %d packets: %s" % (
-            w, count(os.path.join(tmp, "behind.prom")), err[-200:]))
+        fails.append("%s: no warning, %d packets: %s" % (what, count(prom), err[-200:]))
     else:
-        ok("cut behind the readers, -w %d (%s): exit 0; %s" % (
-            w, "stopped mid-read" if running else "finished before the cut",
-            (err.splitlines() or ["no message"])[-1][:140]))
-    os.unlink(big)
-    with open(big, "wb") as f:
-        f.write(demo[:24])
-        rep = 0
-        while f.tell() < 300 << 20:
-            chunk = bytearray()
-            for sec, usec, data, ln in recs:
-                chunk += struct.pack("<IIII", sec + rep * span, usec, len(data), ln) + data
-            f.write(chunk)
-            rep += 1
+        ok("%s: exit 0; %s" % (what, last(err)))
+    build()
 
+# SIGINT mid-replay: every worker stops at the same record
 for attempt in range(3):
-    p = subprocess.Popen([sw, "-q", "-r", big, "-w", "3", "--metrics-out",
-                          os.path.join(tmp, "int.prom")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    while p.poll() is None:
-        try:
-            if len(os.listdir("/proc/%d/task" % p.pid)) >= 4:
-                break
-        except OSError:
-            break
-        time.sleep(0.001)
-    time.sleep(0.01 * (attempt + 1))
-    interrupted = p.poll() is None
-    if interrupted:
+    p, stopped = start(3, os.path.join(tmp, "int.prom"), after=0.01 * (attempt + 1))
+    if stopped:
         p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=60)
-    err = err.decode(errors="replace").strip()
-    if p.returncode != 0 or err:
-        fails.append("SIGINT mid-read (-w 3): exit %d, %s" % (p.returncode, err[-200:]))
+    rc, err = finish(p, stopped)
+    if rc != 0 or err:
+        fails.append("SIGINT mid-read (-w 3): exit %d, %s" % (rc, err[-200:]))
     else:
-        ok("SIGINT %s (-w 3): exit 0, no warning" %
-           ("mid-read" if interrupted else "after the end"))
-os.unlink(big)
+        ok("SIGINT %s (-w 3): exit 0, no warning" % ("mid-read" if stopped else "after the end"))
+shutil.rmtree(tmp)
 for f in fails:
     print("FAIL " + f)
 print("shrink: %d ok, %d bad" % (oks, len(fails)))
