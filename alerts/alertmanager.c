@@ -2,6 +2,7 @@
  * alertmanager.c — see alertmanager.h.
  */
 #include "alerts/alertmanager.h"
+#include "util/signals.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -259,7 +260,11 @@ struct am_sender *am_start(const char *url, uint64_t resend_ns, uint64_t timeout
     curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(s->curl, CURLOPT_USERAGENT, "spanwatch");
-    if (pthread_create(&s->thread, NULL, run, s) != 0) {
+    sigset_t old;
+    signals_block_stop(&old); /* util/signals.h */
+    int rc = pthread_create(&s->thread, NULL, run, s);
+    signals_restore(&old);
+    if (rc != 0) {
         snprintf(err, errlen, "alertmanager: cannot start the sender thread");
         goto fail;
     }

@@ -2,6 +2,7 @@
  * pool.c — see pool.h.
  */
 #include "app/pool.h"
+#include "util/signals.h"
 
 #include <sched.h>
 #include <stdlib.h>
@@ -98,7 +99,7 @@ static void *worker_src_main(void *arg)
     struct pool_slot *s = arg;
     struct pool *p = s->pool;
     struct sw_packet burst[SOURCE_BURST_MAX];
-    struct source_drain drain;
+    struct source_drain drain = { 0, 0, 0 };
     int draining = 0;
     for (;;) {
         if (!draining && atomic_load_explicit(&p->stop, memory_order_acquire)) {
@@ -322,9 +323,12 @@ int pool_start(struct pool *p)
         for (int c = 0; c < CPU_SETSIZE; c++)
             if (CPU_ISSET(c, &allowed))
                 cpus[ncpu++] = c;
+    sigset_t old;
+    signals_block_stop(&old); /* the workers inherit it (util/signals.h) */
     for (unsigned i = 0; i < p->n; i++) {
         if (pthread_create(&p->slots[i].thread, NULL, p->sourced ? worker_src_main : worker_main,
                            &p->slots[i]) != 0) {
+            signals_restore(&old);
             /* the ones started stop and are joined: nothing may run on
              * while the caller frees the slots and the mapping */
             atomic_store(&p->walk.stop_at, 0);
@@ -342,6 +346,7 @@ int pool_start(struct pool *p)
             pthread_setaffinity_np(p->slots[i].thread, sizeof one, &one);
         }
     }
+    signals_restore(&old);
     return 0;
 }
 

@@ -358,7 +358,7 @@ static int run_walk(struct app *a, uint64_t t0)
 static void run_read(struct app *a, uint64_t t0)
 {
     struct sw_packet burst[SOURCE_BURST_MAX];
-    struct source_drain drain;
+    struct source_drain drain = { 0, 0, 0 };
     int draining = 0;
     int show_progress = !a->o->quiet && isatty(STDERR_FILENO);
     uint64_t last_progress = t0, dispatched = 0;

@@ -2,6 +2,7 @@
  * web.c — see web.h.
  */
 #include "app/web.h"
+#include "util/signals.h"
 
 #include <arpa/inet.h>
 #include <crypt.h>
@@ -593,8 +594,11 @@ struct web *web_start(const char *addr, const struct web_config *wc,
         opts[i] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, w->wc.cert_pem };
         opts[i + 1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, w->wc.key_pem };
     }
+    sigset_t old;
+    signals_block_stop(&old); /* libmicrohttpd's threads inherit it (util/signals.h) */
     w->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, w, MHD_OPTION_ARRAY, opts,
                             MHD_OPTION_END);
+    signals_restore(&old);
     if (!w->d) {
         snprintf(err, errlen, "cannot listen on %s%s (address in use, no permission, or a "
                               "bad TLS certificate/key)", addr, w->wc.cert_pem ? " with TLS" : "");

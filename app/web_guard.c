@@ -2,6 +2,7 @@
  * web_guard.c — see web_guard.h.
  */
 #include "app/web_guard.h"
+#include "util/signals.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -75,7 +76,11 @@ struct web_guard *web_guard_start(unsigned max_connections, unsigned head_timeou
     g->timeout_ns = (uint64_t)head_timeout_s * 1000000000ull;
     g->slots = calloc(g->n, sizeof *g->slots);
     pthread_mutex_init(&g->lock, NULL);
-    if (!g->slots || pthread_create(&g->thread, NULL, watchdog, g) != 0) {
+    sigset_t old;
+    signals_block_stop(&old); /* util/signals.h */
+    int started = g->slots && pthread_create(&g->thread, NULL, watchdog, g) == 0;
+    signals_restore(&old);
+    if (!started) {
         free(g->slots);
         free(g);
         return NULL;

@@ -22,6 +22,7 @@
  * rx_nombuf, reported by worker 0's source for the whole port.
  */
 #include "capture/dpdk.h"
+#include "util/signals.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +76,11 @@ int dpdk_setup(const char *eal_args, unsigned nworkers, char *err, size_t errlen
     for (char *t = strtok(copy, " \t"); t && argc < 63; t = strtok(NULL, " \t"))
         argv[argc++] = t;
     argv[argc] = NULL;
-    if (rte_eal_init(argc, argv) < 0) {
+    sigset_t old;
+    signals_block_stop(&old); /* the EAL's threads inherit it (util/signals.h) */
+    int eal = rte_eal_init(argc, argv);
+    signals_restore(&old);
+    if (eal < 0) {
         snprintf(err, errlen, "DPDK EAL initialisation failed (--dpdk-args '%s'): %s",
                  eal_args ? eal_args : "", rte_strerror(rte_errno));
         return -1; /* copy stays referenced by the EAL */
