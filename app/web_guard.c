@@ -50,11 +50,17 @@ static void *watchdog(void *arg)
     struct timespec nap = { 0, 250000000 };
     while (!atomic_load(&g->stop)) {
         nanosleep(&nap, NULL);
-        uint64_t now = clock_mono_ns();
         pthread_mutex_lock(&g->lock);
+        /* the clock is read under the lock: read before it, a connection
+         * that started while this thread waited for the lock had a
+         * since_ns after `now`, and the unsigned age wrapped to ~584 years
+         * — a fresh scrape was shut down (web_load caught it: one in
+         * ~2,000 scrapes under load, "closed without response") */
+        uint64_t now = clock_mono_ns();
         for (unsigned i = 0; i < g->n; i++) {
             struct guard_slot *s = &g->slots[i];
-            if (s->used && !s->head && !s->cut && now - s->since_ns > g->timeout_ns) {
+            if (s->used && !s->head && !s->cut && now > s->since_ns &&
+                now - s->since_ns > g->timeout_ns) {
                 s->cut = 1;
                 if (!same_socket(s))
                     continue;
