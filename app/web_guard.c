@@ -54,8 +54,8 @@ static void *watchdog(void *arg)
         /* the clock is read under the lock: read before it, a connection
          * that started while this thread waited for the lock had a
          * since_ns after `now`, and the unsigned age wrapped to ~584 years
-         * — a fresh scrape was shut down (web_load caught it: one in
-         * ~2,000 scrapes under load, "closed without response") */
+         * — a fresh scrape was shut down (web_load caught it: about one
+         * in 5,000 scrapes under load, "closed without response") */
         uint64_t now = clock_mono_ns();
         for (unsigned i = 0; i < g->n; i++) {
             struct guard_slot *s = &g->slots[i];
