@@ -71,11 +71,6 @@ struct pcap_source {
     int end;                 /* SOURCE_EOF / SOURCE_ERROR once libpcap said so */
 };
 
-static inline uint32_t rd_u32(const struct pcap_source *ps, size_t off)
-{
-    return pcap_rec_u32(&ps->rd_fmt, ps->rd_buf + off);
-}
-
 /* Stop reading directly: libpcap reads on from the record at rd_off. */
 static int rd_handover(struct pcap_source *ps)
 {
@@ -139,9 +134,8 @@ static int rd_next_burst(struct pcap_source *ps, struct sw_packet *pkts, unsigne
     /* nothing handed out: a record that does not fit what was read yet is
      * read on the next call; one over the snapshot length, or the end of
      * the file, goes to libpcap */
-    if (!ps->rd_eof && ps->rd_len - ps->rd_off >= 16 &&
-        rd_u32(ps, ps->rd_off + 8) <= ps->rd_fmt.snap &&
-        rd_u32(ps, ps->rd_off + 8) <= PCAP_RECORD_MAX_CAPLEN &&
+    if (!ps->rd_eof &&
+        pcap_record_short(&ps->rd_fmt, ps->rd_buf + ps->rd_off, ps->rd_len - ps->rd_off) &&
         (ps->rd_off > 0 || ps->rd_len < RD_BUF_BYTES)) {
         if (rd_refill(ps) != 0)
             return SOURCE_ERROR;

@@ -59,4 +59,17 @@ static inline size_t pcap_record(const struct pcap_format *f, const uint8_t *rec
     return PCAP_RECORD_HEADER + (size_t)caplen;
 }
 
+/* pcap_record() took nothing because the record is not all in avail yet,
+ * though its header is plainly well formed: read more and look again.
+ * (Anything else it did not take goes to libpcap.) */
+static inline int pcap_record_short(const struct pcap_format *f, const uint8_t *rec,
+                                    size_t avail)
+{
+    if (avail < PCAP_RECORD_HEADER)
+        return 0;
+    uint32_t caplen = pcap_rec_u32(f, rec + 8);
+    return caplen <= f->snap && caplen <= PCAP_RECORD_MAX_CAPLEN &&
+           caplen > avail - PCAP_RECORD_HEADER;
+}
+
 #endif
